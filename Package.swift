@@ -1,0 +1,37 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// The trait `OpenBLAS` (on by default) links the CBLAS system library and
+// enables the OpenBLAS backend. `swift build --disable-default-traits` builds
+// the pure-Swift backend only, on a machine with no OpenBLAS installed.
+let openBLAS = TargetDependencyCondition.when(traits: ["OpenBLAS"])
+
+let package = Package(
+    name: "Rankwise",
+    products: [
+        .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
+        .library(name: "WeightFiles", targets: ["WeightFiles"]),
+    ],
+    traits: [
+        .trait(name: "OpenBLAS", description: "Use OpenBLAS and LAPACKE for BLAS and LAPACK routines."),
+        .default(enabledTraits: ["OpenBLAS"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS",
+            path: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+        .target(
+            name: "LinearAlgebra",
+            dependencies: [.target(name: "CBLAS", condition: openBLAS)]
+        ),
+        .target(
+            name: "WeightFiles",
+            dependencies: ["LinearAlgebra"]
+        ),
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
+        .testTarget(name: "WeightFilesTests", dependencies: ["WeightFiles"]),
+    ]
+)

@@ -1,0 +1,159 @@
+/// Whether a GEMM operand is used as stored or transposed.
+public enum Transpose: Sendable, Equatable {
+    case none, transposed
+}
+
+extension Matrix {
+    /// C ← α·op(A)·op(B) + β·C through the current backend (BLAS `gemm`).
+    ///
+    /// op(A) is m×k, op(B) is k×n and C must already be m×n. With β = 0, C's
+    /// previous contents are ignored, even NaN. Cost: 2·m·n·k flops.
+    public static func gemm(
+        _ a: Matrix, _ opA: Transpose = .none,
+        _ b: Matrix, _ opB: Transpose = .none,
+        alpha: Element = 1, beta: Element = 0,
+        into c: inout Matrix
+    ) {
+        let (m, k) = opA == .none ? (a.rows, a.columns) : (a.columns, a.rows)
+        let (kb, n) = opB == .none ? (b.rows, b.columns) : (b.columns, b.rows)
+        precondition(k == kb, "gemm: inner dimensions differ (\(m)×\(k) times \(kb)×\(n))")
+        precondition(c.rows == m && c.columns == n, "gemm: C is \(c.rows)×\(c.columns), expected \(m)×\(n)")
+        guard m > 0, n > 0 else { return }
+        let kernels = Backend.current.kernels
+        a.elements.withUnsafeBufferPointer { pa in
+            b.elements.withUnsafeBufferPointer { pb in
+                c.elements.withUnsafeMutableBufferPointer { pc in
+                    kernels.gemm(
+                        transposeA: opA == .transposed, transposeB: opB == .transposed,
+                        m: m, n: n, k: k, alpha: alpha,
+                        a: pa.baseAddress ?? UnsafePointer(bitPattern: 8)!, lda: Swift.max(a.columns, 1),
+                        b: pb.baseAddress ?? UnsafePointer(bitPattern: 8)!, ldb: Swift.max(b.columns, 1),
+                        beta: beta, c: pc.baseAddress!, ldc: n)
+                }
+            }
+        }
+    }
+
+    /// op(A)·op(B) as a new matrix.
+    public static func product(_ a: Matrix, _ opA: Transpose = .none, _ b: Matrix, _ opB: Transpose = .none) -> Matrix {
+        var c = Matrix.zeros(rows: opA == .none ? a.rows : a.columns, columns: opB == .none ? b.columns : b.rows)
+        gemm(a, opA, b, opB, into: &c)
+        return c
+    }
+
+    /// The matrix product A·B (m×k times k×n), through the current backend.
+    public static func * (a: Matrix, b: Matrix) -> Matrix {
+        product(a, .none, b, .none)
+    }
+
+    /// AᵀA (n×n for an m×n A): the Gram matrix of the columns, exactly
+    /// symmetric. Uses `syrk` on OpenBLAS: m·n² flops, half a GEMM.
+    public func gram() -> Matrix {
+        guard rows > 0, columns > 0 else { return .zeros(rows: columns, columns: columns) }
+        return Backend.current.kernels.gram(self)
+    }
+
+    /// Aᵀ (n×m), by a cache-blocked copy.
+    public func transposed() -> Matrix {
+        var out = [Element](repeating: 0, count: count)
+        let m = rows, n = columns, block = 32
+        elements.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for ib in stride(from: 0, to: m, by: block) {
+                    for jb in stride(from: 0, to: n, by: block) {
+                        for i in ib..<Swift.min(ib + block, m) {
+                            for j in jb..<Swift.min(jb + block, n) { dst[j * m + i] = src[i * n + j] }
+                        }
+                    }
+                }
+            }
+        }
+        return Matrix(rows: n, columns: m, elements: out)
+    }
+
+    /// ‖A‖_F = sqrt(Σ aᵢⱼ²), computed with scaling so it neither overflows nor
+    /// underflows for any finite entries.
+    public func frobeniusNorm() -> Element {
+        let scale = maxAbs()
+        guard scale > 0, scale.isFinite else { return scale }
+        var sum: Element = 0
+        for x in elements { let y = x / scale; sum += y * y }
+        return scale * sum.squareRoot()
+    }
+
+    /// max |aᵢⱼ| (0 for an empty matrix; NaN if any entry is NaN).
+    public func maxAbs() -> Element {
+        var m: Element = 0
+        for x in elements {
+            if x.isNaN { return .nan }
+            m = Swift.max(m, x.magnitude)
+        }
+        return m
+    }
+
+    /// Σ aᵢᵢ.
+    public func trace() -> Element {
+        diagonalElements.reduce(0, +)
+    }
+
+    /// Multiplies column j by `factors[j]` in place (A ← A diag(f)).
+    public mutating func scaleColumns(by factors: [Element]) {
+        precondition(factors.count == columns, "scaleColumns: \(factors.count) factors for \(columns) columns")
+        let n = columns
+        elements.withUnsafeMutableBufferPointer { p in
+            for i in 0..<rows {
+                for j in 0..<n { p[i * n + j] *= factors[j] }
+            }
+        }
+    }
+
+    /// Multiplies row i by `factors[i]` in place (A ← diag(f) A).
+    public mutating func scaleRows(by factors: [Element]) {
+        precondition(factors.count == rows, "scaleRows: \(factors.count) factors for \(rows) rows")
+        let n = columns
+        elements.withUnsafeMutableBufferPointer { p in
+            for i in 0..<rows {
+                let f = factors[i]
+                for j in 0..<n { p[i * n + j] *= f }
+            }
+        }
+    }
+
+    private static func elementwise(_ a: Matrix, _ b: Matrix, _ op: String, _ f: (Element, Element) -> Element) -> Matrix {
+        precondition(a.rows == b.rows && a.columns == b.columns,
+                     "Matrix \(op): shapes differ (\(a.rows)×\(a.columns) and \(b.rows)×\(b.columns))")
+        var out = a
+        out.elements.withUnsafeMutableBufferPointer { p in
+            b.elements.withUnsafeBufferPointer { q in
+                for i in 0..<p.count { p[i] = f(p[i], q[i]) }
+            }
+        }
+        return out
+    }
+
+    public static func + (a: Matrix, b: Matrix) -> Matrix { elementwise(a, b, "+", +) }
+    public static func - (a: Matrix, b: Matrix) -> Matrix { elementwise(a, b, "-", -) }
+
+    /// The entrywise (Hadamard) product A ⊙ B.
+    public func hadamard(_ other: Matrix) -> Matrix { Matrix.elementwise(self, other, "⊙", *) }
+
+    public static func += (a: inout Matrix, b: Matrix) { a = a + b }
+    public static func -= (a: inout Matrix, b: Matrix) { a = a - b }
+
+    public static func * (s: Element, a: Matrix) -> Matrix {
+        var out = a
+        out.elements.withUnsafeMutableBufferPointer { p in
+            for i in 0..<p.count { p[i] *= s }
+        }
+        return out
+    }
+
+    public static func * (a: Matrix, s: Element) -> Matrix { s * a }
+
+    public static prefix func - (a: Matrix) -> Matrix { Element(-1) * a }
+
+    /// Applies `transform` to every entry.
+    public func map(_ transform: (Element) throws -> Element) rethrows -> Matrix {
+        Matrix(rows: rows, columns: columns, elements: try elements.map(transform))
+    }
+}

@@ -1,0 +1,27 @@
+/// The floating-point types Rankwise computes in: `Float` and `Double`.
+///
+/// Every algorithm in Rankwise is written once, generic over `Scalar`. The
+/// requirement `precision` lets the OpenBLAS backend pick the `s` or `d`
+/// routine; the native backend needs only the arithmetic and SIMD operations
+/// that `BinaryFloatingPoint` and `SIMDScalar` already give.
+public protocol Scalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable, CustomStringConvertible
+where Self.RawSignificand: FixedWidthInteger {
+    /// Which IEEE 754 format this is.
+    static var precision: Precision { get }
+}
+
+/// The IEEE 754 binary formats that `Scalar` covers.
+public enum Precision: Sendable, Equatable {
+    /// binary32 (`Float`): 24-bit significand, ε = 2⁻²³ ≈ 1.19e-7.
+    case single
+    /// binary64 (`Double`): 53-bit significand, ε = 2⁻⁵² ≈ 2.22e-16.
+    case double
+}
+
+extension Float: Scalar {
+    public static var precision: Precision { .single }
+}
+
+extension Double: Scalar {
+    public static var precision: Precision { .double }
+}
