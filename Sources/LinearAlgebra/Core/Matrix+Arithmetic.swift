@@ -34,6 +34,11 @@ extension Matrix {
         }
     }
 
+    /// C ← α·A·B + β·C (no transposes).
+    public static func gemm(_ a: Matrix, _ b: Matrix, alpha: Element = 1, beta: Element = 0, into c: inout Matrix) {
+        gemm(a, .none, b, .none, alpha: alpha, beta: beta, into: &c)
+    }
+
     /// op(A)·op(B) as a new matrix.
     public static func product(_ a: Matrix, _ opA: Transpose = .none, _ b: Matrix, _ opB: Transpose = .none) -> Matrix {
         var c = Matrix.zeros(rows: opA == .none ? a.rows : a.columns, columns: opB == .none ? b.columns : b.rows)
