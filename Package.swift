@@ -11,10 +11,14 @@ let package = Package(
     products: [
         .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
         .library(name: "WeightFiles", targets: ["WeightFiles"]),
+        .executable(name: "rankwise", targets: ["rankwise"]),
     ],
     traits: [
         .trait(name: "OpenBLAS", description: "Use OpenBLAS and LAPACKE for BLAS and LAPACK routines."),
         .default(enabledTraits: ["OpenBLAS"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         .systemLibrary(
@@ -30,6 +34,14 @@ let package = Package(
         .target(
             name: "WeightFiles",
             dependencies: ["LinearAlgebra"]
+        ),
+        .executableTarget(
+            name: "rankwise",
+            dependencies: [
+                "LinearAlgebra",
+                "WeightFiles",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
         .testTarget(name: "WeightFilesTests", dependencies: ["WeightFiles"]),

@@ -1,0 +1,47 @@
+# Rankwise — build, test, demo and benchmark entry points.
+# `make demo` and `make test` work on a fresh Debian machine: they install the
+# system packages they need (OpenBLAS, LAPACKE, pkg-config) with apt-get.
+
+SHELL := /bin/bash
+SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+NATIVE_ONLY := .build-native-only
+APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config
+
+.PHONY: all deps build test test-openblas test-native demo bench bench-quick clean
+
+all: build
+
+## deps: install OpenBLAS, LAPACKE and pkg-config when they are missing.
+deps:
+	@if ! pkg-config --exists openblas 2>/dev/null || [ ! -f /usr/include/lapacke.h ]; then \
+		echo "make deps: installing $(APT_PACKAGES) with apt-get"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	fi
+
+## build: release build of the library and the rankwise tool.
+build: deps
+	$(SWIFT) build -c release
+
+## test: the whole suite with OpenBLAS (both backends), then again without OpenBLAS.
+test: test-openblas test-native
+
+test-openblas: deps
+	$(SWIFT) test
+
+test-native:
+	$(SWIFT) test --disable-default-traits --scratch-path $(NATIVE_ONLY)
+
+## demo: the built-in example.
+demo: deps
+	$(SWIFT) build -c release --product rankwise
+	.build/release/rankwise demo
+
+## bench: timings side by side with numpy/scipy (see Benchmarks/).
+bench: deps
+	$(SWIFT) build -c release --product rankwise
+	.build/release/rankwise demo --size 1024
+
+clean:
+	rm -rf .build $(NATIVE_ONLY) bench-results

@@ -1,0 +1,43 @@
+import ArgumentParser
+import LinearAlgebra
+
+/// The options every command shares (spec/cli.md, "Common behaviour").
+struct GlobalOptions: ParsableArguments {
+    @Option(help: "Threads for BLAS work (default: all cores).")
+    var threads: Int?
+
+    @Option(help: ArgumentHelp("Linear-algebra backend: openblas or native (default: openblas when built with it, or RANKWISE_BACKEND).", valueName: "name"))
+    var backend: String?
+
+    @Flag(name: .shortAndLong, help: "Print nothing but errors (and the --json object).")
+    var quiet = false
+
+    @Flag(name: .shortAndLong, help: "Print more detail while working.")
+    var verbose = false
+
+    @Flag(help: "Print one JSON summary object on stdout; progress stays on stderr.")
+    var json = false
+
+    mutating func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let backend {
+            guard let chosen = Backend(name: backend) else {
+                throw ValidationError("--backend must be openblas or native, got '\(backend)'")
+            }
+            guard chosen.isAvailable else {
+                throw ValidationError("--backend openblas: this rankwise was built without OpenBLAS (use --backend native)")
+            }
+        }
+    }
+
+    /// The backend asked for, else the process default.
+    var chosenBackend: Backend { backend.flatMap(Backend.init(name:)) ?? Backend.processDefault }
+
+    /// Sets threads, then runs `body` with the chosen backend and a console
+    /// that honours --quiet/--verbose/--json.
+    func run<R>(_ body: (Console) throws -> R) throws -> R {
+        if let threads { Backend.threadCount = threads }
+        let console = Console(quiet: quiet, verbose: verbose, json: json)
+        return try Backend.withCurrent(chosenBackend) { try body(console) }
+    }
+}
