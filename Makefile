@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NATIVE_ONLY := .build-native-only
 APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config
 
-.PHONY: all deps build test test-openblas test-native demo bench bench-quick clean
+.PHONY: all deps build test test-openblas test-native demo bench bench-quick bench-plot bench-setup clean
 
 all: build
 
@@ -38,10 +38,31 @@ demo: deps
 	$(SWIFT) build -c release --product rankwise
 	.build/release/rankwise demo
 
-## bench: timings side by side with numpy/scipy (see Benchmarks/).
-bench: deps
-	$(SWIFT) build -c release --product rankwise
-	.build/release/rankwise demo --size 1024
+## bench: Rankwise's backends beside numpy/scipy/scikit-learn in one run; table + bench-results/*.csv|json.
+BENCH_THREADS ?= $(shell nproc)
+BENCH_OUT ?= bench-results
+
+bench: deps bench-setup
+	$(SWIFT) build -c release --product rankwise-bench
+	.build/release/rankwise-bench --threads $(BENCH_THREADS) --output $(BENCH_OUT)
+	python3 Benchmarks/reference/linalg.py --threads $(BENCH_THREADS) --output $(BENCH_OUT)
+	python3 Benchmarks/report.py $(BENCH_OUT)
+
+## bench-quick: a small subset (a couple of minutes).
+bench-quick: deps bench-setup
+	$(SWIFT) build -c release --product rankwise-bench
+	.build/release/rankwise-bench --quick --threads $(BENCH_THREADS) --output $(BENCH_OUT)
+	python3 Benchmarks/reference/linalg.py --quick --threads $(BENCH_THREADS) --output $(BENCH_OUT)
+	python3 Benchmarks/report.py $(BENCH_OUT)
+
+## bench-plot: PNG charts from the last bench run.
+bench-plot:
+	@python3 -c "import matplotlib" 2>/dev/null || python3 -m pip install -q matplotlib
+	python3 Benchmarks/plot.py $(BENCH_OUT)
+
+bench-setup:
+	@python3 -c "import numpy, scipy" 2>/dev/null || python3 -m pip install -q numpy scipy
+	@python3 -c "import sklearn" 2>/dev/null || python3 -m pip install -q scikit-learn
 
 clean:
 	rm -rf .build $(NATIVE_ONLY) bench-results

@@ -99,6 +99,18 @@ public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
+    /// OpenBLAS's build configuration and the CPU core type it dispatched to
+    /// (e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH … / Haswell"), or nil in a build
+    /// without the OpenBLAS trait. For benchmark and bug reports.
+    public static var openBLASConfiguration: String? {
+        #if OpenBLAS
+        let (config, core) = OpenBLASBackend.configuration
+        return config.split(separator: " ").joined(separator: " ") + " / " + core.split(separator: " ").joined(separator: " ")
+        #else
+        return nil
+        #endif
+    }
+
     /// The routines behind this backend.
     var kernels: any BackendKernels.Type {
         switch self {

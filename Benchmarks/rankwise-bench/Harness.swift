@@ -1,0 +1,62 @@
+import Foundation
+import LinearAlgebra
+
+/// One measured row: an operation at a size, by one implementation.
+struct Record: Codable {
+    var suite: String
+    var operation: String
+    var dtype: String
+    var size: String
+    var implementation: String
+    var median: Double
+    var min: Double
+    var repetitions: Int
+    /// Floating-point operations of one run, when the operation has a
+    /// standard count (GEMM: 2mnk), so the report can give GFLOP/s.
+    var flops: Double?
+}
+
+/// Warm-up, then repetitions; reports the median and minimum wall time.
+struct Harness {
+    var repetitions: Int
+    /// A run slower than this gets no repetitions beyond the first timed one.
+    var slowRunSeconds: Double = 30
+    var records: [Record] = []
+
+    mutating func measure(suite: String, operation: String, dtype: String, size: String, implementation: String,
+                          flops: Double? = nil, _ body: () throws -> Void) rethrows {
+        let warmup = try time(body)
+        var times: [Double] = []
+        if warmup > slowRunSeconds {
+            times = [warmup]
+        } else {
+            for _ in 0..<repetitions { times.append(try time(body)) }
+        }
+        times.sort()
+        let record = Record(suite: suite, operation: operation, dtype: dtype, size: size, implementation: implementation,
+                            median: times[times.count / 2], min: times[0], repetitions: times.count, flops: flops)
+        records.append(record)
+        var line = "\(suite)/\(operation) \(dtype) \(size) [\(implementation)]: median \(String(format: "%.4f", record.median)) s"
+        if let flops { line += String(format: "  %.1f GFLOP/s", flops / record.median / 1e9) }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    private func time(_ body: () throws -> Void) rethrows -> Double {
+        let start = ContinuousClock.now
+        try body()
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+}
+
+/// A matrix for timing: seeded Gaussian, or symmetric positive definite.
+func benchMatrix<T: Scalar>(_: T.Type, _ m: Int, _ n: Int, seed: UInt64 = 1) -> Matrix<T> {
+    Matrix<T>.random(rows: m, columns: n, seed: seed)
+}
+
+func spdMatrix<T: Scalar>(_: T.Type, _ n: Int) -> Matrix<T> {
+    let a = Matrix<T>.random(rows: n, columns: n, seed: 2)
+    return a.gram() + T(n) * Matrix<T>.identity(n)
+}
+
+func dtypeName<T: Scalar>(_: T.Type) -> String { T.precision == .single ? "float32" : "float64" }
