@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
         .library(name: "WeightFiles", targets: ["WeightFiles"]),
+        .library(name: "LowRank", targets: ["LowRank"]),
         .executable(name: "rankwise", targets: ["rankwise"]),
     ],
     traits: [
@@ -35,11 +36,16 @@ let package = Package(
             name: "WeightFiles",
             dependencies: ["LinearAlgebra"]
         ),
+        .target(
+            name: "LowRank",
+            dependencies: ["LinearAlgebra"]
+        ),
         .executableTarget(
             name: "rankwise",
             dependencies: [
                 "LinearAlgebra",
                 "WeightFiles",
+                "LowRank",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -50,5 +56,6 @@ let package = Package(
         ),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
         .testTarget(name: "WeightFilesTests", dependencies: ["WeightFiles"]),
+        .testTarget(name: "LowRankTests", dependencies: ["LowRank"]),
     ]
 )

@@ -1,0 +1,78 @@
+import LinearAlgebra
+
+/// Weight pruning: zero a fraction of the weights of a linear layer.
+public enum Pruning: Sendable, Equatable {
+    /// N:M semi-structured magnitude pruning: in each run of M consecutive
+    /// input weights of a row, keep the N of largest |w| (ties: the lower
+    /// column) and zero the rest. 2:4 is the pattern sparse tensor cores run.
+    case nOfM(n: Int, m: Int)
+    /// Unstructured pruning of the given fraction of weights with the smallest
+    /// score: |w| per layer (magnitude), or the Wanda score |w_ij|·‖x_j‖₂ per
+    /// output row when `inputNorms` (‖x_j‖₂ = √C_jj) are given.
+    case unstructured(sparsity: Double, inputNorms: [Double]?)
+
+    /// The pruned weights (same shape).
+    public func prune<T: Scalar>(_ w: Matrix<T>) throws -> Matrix<T> {
+        guard w.isFinite else { throw LowRankError.nonFiniteWeights(what: "the weight") }
+        switch self {
+        case .nOfM(let n, let m):
+            guard m >= 1, n >= 0, n <= m else { throw LowRankError.invalidParameter("--pattern N:M needs 0 ≤ N ≤ M and M ≥ 1, got \(n):\(m)") }
+            guard w.columns % m == 0 else {
+                throw LowRankError.invalidParameter("N:M pruning with M = \(m) needs the input size \(w.columns) to be a multiple of \(m)")
+            }
+            return pruneNOfM(w, keep: n, of: m)
+        case .unstructured(let sparsity, let norms):
+            guard (0...1).contains(sparsity) else { throw LowRankError.invalidParameter("--sparsity must be in [0, 1], got \(sparsity)") }
+            if let norms {
+                guard norms.count == w.columns else {
+                    throw LowRankError.shapeMismatch("\(norms.count) input norms for a layer with \(w.columns) inputs")
+                }
+                return pruneRows(w, sparsity: sparsity) { i, j in Double(w[i, j]).magnitude * norms[j] }
+            }
+            return pruneLayer(w, sparsity: sparsity)
+        }
+    }
+
+    private func pruneNOfM<T: Scalar>(_ w: Matrix<T>, keep n: Int, of m: Int) -> Matrix<T> {
+        var out = w
+        let columns = w.columns
+        out.withUnsafeMutableBufferPointer { p in
+            for i in 0..<w.rows {
+                for start in stride(from: 0, to: columns, by: m) {
+                    let order = (start..<(start + m)).sorted { a, b in
+                        let (x, y) = (p[i * columns + a].magnitude, p[i * columns + b].magnitude)
+                        return x != y ? x > y : a < b
+                    }
+                    for j in order.dropFirst(n) { p[i * columns + j] = 0 }
+                }
+            }
+        }
+        return out
+    }
+
+    private func pruneLayer<T: Scalar>(_ w: Matrix<T>, sparsity: Double) -> Matrix<T> {
+        let count = Int((sparsity * Double(w.count)).rounded(.down))
+        guard count > 0 else { return w }
+        let order = w.elements.indices.sorted { a, b in
+            let (x, y) = (w.elements[a].magnitude, w.elements[b].magnitude)
+            return x != y ? x < y : a < b
+        }
+        var out = w
+        out.withUnsafeMutableBufferPointer { p in
+            for index in order.prefix(count) { p[index] = 0 }
+        }
+        return out
+    }
+
+    private func pruneRows<T: Scalar>(_ w: Matrix<T>, sparsity: Double, score: (Int, Int) -> Double) -> Matrix<T> {
+        let count = Int((sparsity * Double(w.columns)).rounded(.down))
+        guard count > 0 else { return w }
+        var out = w
+        for i in 0..<w.rows {
+            let scores = (0..<w.columns).map { score(i, $0) }
+            let order = scores.indices.sorted { a, b in scores[a] != scores[b] ? scores[a] < scores[b] : a < b }
+            for j in order.prefix(count) { out[i, j] = 0 }
+        }
+        return out
+    }
+}

@@ -1,0 +1,67 @@
+import LinearAlgebra
+
+/// Round-to-nearest (RTN) fake quantisation: every weight is snapped to a
+/// b-bit grid and stored dequantised, in the input's dtype.
+///
+/// Per row, per group of `groupSize` consecutive input columns (the whole row
+/// when `groupSize` is nil):
+/// - asymmetric (default): the group's range [min, max], widened to include 0
+///   as GPTQ/AutoGPTQ do so that the zero point is an integer on the grid;
+///   scale = (max − min)/(2^b − 1), zero = round(−min/scale);
+/// - symmetric: max |w| sets the range [−m, m]; scale = 2m/(2^b − 1),
+///   zero = 2^{b−1} (GPTQ's convention).
+/// Then q = clamp(round(w/scale) + zero, 0, 2^b − 1) and ŵ = scale·(q − zero).
+/// A group whose values are all equal to zero is left as zeros.
+public struct RoundToNearest: Sendable, Equatable {
+    public var bits: Int
+    public var groupSize: Int?
+    public var symmetric: Bool
+
+    public init(bits: Int, groupSize: Int? = 128, symmetric: Bool = false) {
+        self.bits = bits
+        self.groupSize = groupSize
+        self.symmetric = symmetric
+    }
+
+    func validate() throws {
+        guard (2...8).contains(bits) else { throw LowRankError.invalidParameter("--bits must be between 2 and 8, got \(bits)") }
+        if let groupSize, groupSize < 1 { throw LowRankError.invalidParameter("--group-size must be positive, got \(groupSize)") }
+    }
+
+    /// Ŵ, the dequantised weights (same shape).
+    public func quantize<T: Scalar>(_ w: Matrix<T>) throws -> Matrix<T> {
+        try validate()
+        guard w.isFinite else { throw LowRankError.nonFiniteWeights(what: "the weight") }
+        let levels = Double((1 << bits) - 1)
+        let group = Swift.min(groupSize ?? w.columns, Swift.max(w.columns, 1))
+        var out = w
+        let n = w.columns
+        out.withUnsafeMutableBufferPointer { p in
+            for i in 0..<w.rows {
+                var start = 0
+                while start < n {
+                    let end = Swift.min(start + group, n)
+                    var lo = 0.0, hi = 0.0
+                    for j in start..<end { let x = Double(p[i * n + j]); lo = Swift.min(lo, x); hi = Swift.max(hi, x) }
+                    let scale: Double, zero: Double
+                    if symmetric {
+                        let m = Swift.max(-lo, hi)
+                        scale = 2 * m / levels
+                        zero = (levels + 1) / 2
+                    } else {
+                        scale = (hi - lo) / levels
+                        zero = scale > 0 ? (-lo / scale).rounded() : 0
+                    }
+                    if scale > 0 {
+                        for j in start..<end {
+                            let q = Swift.min(Swift.max((Double(p[i * n + j]) / scale).rounded() + zero, 0), levels)
+                            p[i * n + j] = T(scale * (q - zero))
+                        }
+                    }
+                    start = end
+                }
+            }
+        }
+        return out
+    }
+}
