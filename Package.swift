@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
         .library(name: "WeightFiles", targets: ["WeightFiles"]),
         .library(name: "LowRank", targets: ["LowRank"]),
+        .library(name: "Merging", targets: ["Merging"]),
         .executable(name: "rankwise", targets: ["rankwise"]),
     ],
     traits: [
@@ -40,12 +41,17 @@ let package = Package(
             name: "LowRank",
             dependencies: ["LinearAlgebra"]
         ),
+        .target(
+            name: "Merging",
+            dependencies: ["LinearAlgebra"]
+        ),
         .executableTarget(
             name: "rankwise",
             dependencies: [
                 "LinearAlgebra",
                 "WeightFiles",
                 "LowRank",
+                "Merging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -57,5 +63,6 @@ let package = Package(
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
         .testTarget(name: "WeightFilesTests", dependencies: ["WeightFiles"]),
         .testTarget(name: "LowRankTests", dependencies: ["LowRank"]),
+        .testTarget(name: "MergingTests", dependencies: ["Merging"]),
     ]
 )

@@ -1,0 +1,93 @@
+import LinearAlgebra
+
+/// Fisher-weighted averaging (Matena and Raffel, 2022).
+///
+/// For parameter j and models i with weights λᵢ and diagonal Fishers Fᵢ:
+/// θ*_j = Σᵢ λ′ᵢ F̃ᵢⱼ θᵢⱼ / Σᵢ λ′ᵢ F̃ᵢⱼ, where
+/// - with `normalize` (default) λ′ᵢ = λᵢ / ‖Fᵢ‖₂, the L2 norm of model i's
+///   whole Fisher over all its tensors (computed in a first pass, see
+///   `FisherNorms`), so a model whose Fisher is on a larger scale does not
+///   dominate; otherwise λ′ᵢ = λᵢ;
+/// - F̃ = max(F, floor) (default 1e-6) for the first (target) model only, or
+///   for every model with `floorAll`; where every F̃ᵢⱼ is 0 the result is the
+///   λ-weighted mean.
+///
+/// Properties: equal Fishers give Σλθ/Σλ; each merged value lies within
+/// [minᵢ θᵢⱼ, maxᵢ θᵢⱼ]; scaling all λ changes nothing; with normalisation,
+/// scaling one model's Fisher changes nothing (except where the floor binds).
+public struct FisherMerge: Sendable, Equatable {
+    public var weights: [Double]?
+    public var normalize: Bool
+    public var floor: Double
+    public var floorAll: Bool
+
+    public init(weights: [Double]? = nil, normalize: Bool = true, floor: Double = 1e-6, floorAll: Bool = false) {
+        self.weights = weights
+        self.normalize = normalize
+        self.floor = floor
+        self.floorAll = floorAll
+    }
+
+    /// λ′ᵢ for the given whole-model Fisher norms (ignored without normalisation).
+    public func effectiveWeights(models: Int, fisherNorms: [Double]?) throws -> [Double] {
+        let w = try resolvedWeights(weights, models: models)
+        guard normalize else { return w }
+        guard let norms = fisherNorms, norms.count == models else {
+            throw MergingError.invalidParameter("Fisher normalisation needs one Fisher norm per model")
+        }
+        // A model whose Fisher is all zero has no information to weigh by: keep its λ.
+        return zip(w, norms).map { $1 > 0 ? $0 / $1 : $0 }
+    }
+
+    /// Merges one tensor (flat arrays, one per model, with their Fishers).
+    ///
+    /// - Parameter fisherNorms: ‖Fᵢ‖₂ over each model's whole Fisher; needed
+    ///   when `normalize` is on.
+    /// - Throws: `MergingError` for mismatched sizes, negative or non-finite Fishers.
+    public func merge<T: Scalar>(_ tensors: [[T]], fishers: [[T]], fisherNorms: [Double]?, name: String = "tensor") throws -> [T] {
+        let lambda = try effectiveWeights(models: tensors.count, fisherNorms: fisherNorms)
+        guard fishers.count == tensors.count else {
+            throw MergingError.sizeMismatch(tensor: name, detail: "\(fishers.count) Fisher tensors for \(tensors.count) models")
+        }
+        try checkSameSize(tensors, name: name)
+        try checkSameSize(fishers, name: name, what: "Fisher values")
+        guard fishers[0].count == tensors[0].count else {
+            throw MergingError.sizeMismatch(tensor: name, detail: "the Fisher has \(fishers[0].count) values, the parameter \(tensors[0].count)")
+        }
+        for (i, f) in fishers.enumerated() {
+            if let bad = f.first(where: { $0 < 0 }) { throw MergingError.negativeFisher(tensor: name, model: i, value: Double(bad)) }
+        }
+        let lambdaSum = lambda.reduce(0, +)
+        let count = tensors[0].count
+        var out = [T](repeating: 0, count: count)
+        for j in 0..<count {
+            var numerator = 0.0, denominator = 0.0, plain = 0.0
+            for i in tensors.indices {
+                var f = Double(fishers[i][j])
+                if i == 0 || floorAll { f = Swift.max(f, floor) }
+                let theta = Double(tensors[i][j])
+                numerator += lambda[i] * f * theta
+                denominator += lambda[i] * f
+                plain += lambda[i] * theta
+            }
+            out[j] = T(denominator > 0 ? numerator / denominator : plain / lambdaSum)
+        }
+        return out
+    }
+}
+
+/// Accumulates ‖Fᵢ‖₂ over all of a model's Fisher tensors (the first pass of a
+/// normalised Fisher merge).
+public struct FisherNorms: Sendable {
+    private var squares: [Double]
+
+    public init(models: Int) { squares = Array(repeating: 0, count: models) }
+
+    /// Adds one tensor of model `model`'s Fisher.
+    public mutating func add<T: Scalar>(_ fisher: [T], model: Int) {
+        squares[model] += fisher.reduce(0.0) { $0 + Double($1) * Double($1) }
+    }
+
+    /// ‖Fᵢ‖₂ for every model.
+    public var norms: [Double] { squares.map { $0.squareRoot() } }
+}

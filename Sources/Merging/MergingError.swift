@@ -1,0 +1,47 @@
+/// A merge that cannot be carried out as asked.
+public enum MergingError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Merging needs at least two models.
+    case tooFewModels(Int)
+    /// One weight per model.
+    case weightCount(expected: Int, got: Int)
+    /// Tensors of one name differ in size between models (or Fisher/Gram entries).
+    case sizeMismatch(tensor: String, detail: String)
+    /// A Fisher value below zero (Fisher information is a second moment).
+    case negativeFisher(tensor: String, model: Int, value: Double)
+    /// NaN or ±∞ in a parameter, Fisher or Gram entry.
+    case nonFinite(tensor: String, what: String)
+    /// A parameter out of range.
+    case invalidParameter(String)
+
+    public var description: String {
+        switch self {
+        case .tooFewModels(let n): return "merging needs at least two models, got \(n)"
+        case .weightCount(let expected, let got): return "expected \(expected) weights (one per model), got \(got)"
+        case .sizeMismatch(let tensor, let detail): return "\(tensor): \(detail)"
+        case .negativeFisher(let tensor, let model, let value):
+            return "\(tensor): the Fisher of model \(model + 1) has a negative value (\(value)); Fisher values must be ≥ 0"
+        case .nonFinite(let tensor, let what): return "\(tensor): \(what) contains NaN or infinity"
+        case .invalidParameter(let detail): return detail
+        }
+    }
+}
+
+/// Validates model count and weights; returns the weights (equal by default).
+func resolvedWeights(_ weights: [Double]?, models: Int) throws -> [Double] {
+    guard models >= 2 else { throw MergingError.tooFewModels(models) }
+    guard let weights else { return Array(repeating: 1, count: models) }
+    guard weights.count == models else { throw MergingError.weightCount(expected: models, got: weights.count) }
+    guard weights.allSatisfy(\.isFinite) else { throw MergingError.invalidParameter("merge weights must be finite") }
+    return weights
+}
+
+/// Checks that every tensor has the same element count and finite values.
+func checkSameSize<T: BinaryFloatingPoint>(_ tensors: [[T]], name: String, what: String = "parameters") throws {
+    guard let count = tensors.first?.count else { return }
+    for (i, t) in tensors.enumerated() {
+        guard t.count == count else {
+            throw MergingError.sizeMismatch(tensor: name, detail: "model \(i + 1) has \(t.count) \(what), model 1 has \(count)")
+        }
+        guard t.allSatisfy(\.isFinite) else { throw MergingError.nonFinite(tensor: name, what: "model \(i + 1)'s \(what)") }
+    }
+}
