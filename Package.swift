@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "WeightFiles", targets: ["WeightFiles"]),
         .library(name: "LowRank", targets: ["LowRank"]),
         .library(name: "Merging", targets: ["Merging"]),
+        .library(name: "KernelRegression", targets: ["KernelRegression"]),
         .executable(name: "rankwise", targets: ["rankwise"]),
     ],
     traits: [
@@ -45,6 +46,10 @@ let package = Package(
             name: "Merging",
             dependencies: ["LinearAlgebra"]
         ),
+        .target(
+            name: "KernelRegression",
+            dependencies: ["LinearAlgebra"]
+        ),
         .executableTarget(
             name: "rankwise",
             dependencies: [
@@ -52,6 +57,7 @@ let package = Package(
                 "WeightFiles",
                 "LowRank",
                 "Merging",
+                "KernelRegression",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -64,5 +70,10 @@ let package = Package(
         .testTarget(name: "WeightFilesTests", dependencies: ["WeightFiles"]),
         .testTarget(name: "LowRankTests", dependencies: ["LowRank"]),
         .testTarget(name: "MergingTests", dependencies: ["Merging"]),
+        .testTarget(
+            name: "KernelRegressionTests",
+            dependencies: ["KernelRegression"],
+            resources: [.copy("Fixtures")]
+        ),
     ]
 )
