@@ -33,17 +33,6 @@ public struct Nystroem: Sendable, Equatable {
             kernel.matrix(x, landmarks) * normalization
         }
 
-        /// Calls `body` with (first row, Φ of rows [first, first + b)) for
-        /// consecutive blocks of at most `blockRows` rows, so that Φ for a
-        /// million samples never exists whole (memory: blockRows·m).
-        public func forEachBlock(of x: Matrix<Element>, blockRows: Int, _ body: (Int, Matrix<Element>) throws -> Void) rethrows {
-            var start = 0
-            while start < x.rows {
-                let end = Swift.min(start + blockRows, x.rows)
-                try body(start, transform(x.submatrix(rows: start..<end, columns: 0..<x.columns)))
-                start = end
-            }
-        }
     }
 
     /// Chooses landmarks from X `[n, d]` and builds the map. m > n is clamped
@@ -78,9 +67,10 @@ public struct Nystroem: Sendable, Equatable {
 /// Ridge regression on Nyström features (primal, an m×m solve):
 /// w = (ΦᵀΦ + αI)⁻¹ Φᵀ y, predictions Φ(x) w.
 ///
-/// Φ is never formed whole: ΦᵀΦ `[m, m]` and Φᵀy are accumulated over blocks
-/// of `blockRows` samples, so memory is O(m² + blockRows·m) whatever n is
-/// (n = 10⁶, m = 2,000 needs about 100 MB instead of 16 GB). Cost O(n·m·(d + m)).
+/// Φ is never formed: K_nmᵀK_nm `[m, m]` and K_nmᵀy are accumulated over
+/// blocks of `blockRows` samples, so memory is O(m² + blockRows·m) whatever n
+/// is (n = 10⁶, m = 2,000 needs about 200 MB instead of 16 GB). Cost: n·m²
+/// for the accumulation plus O(m³).
 public struct NystroemRidge: Sendable, Equatable {
     public var nystroem: Nystroem
     public var alpha: Double
@@ -103,31 +93,43 @@ public struct NystroemRidge: Sendable, Equatable {
                 throw KernelRegressionError.shapeMismatch("the model was fitted on \(featureMap.landmarks.columns) features, the data has \(x.columns)")
             }
             guard x.isFinite else { throw KernelRegressionError.nonFiniteData("the inputs to predict") }
-            var out = Matrix<Element>.zeros(rows: x.rows, columns: coefficients.columns)
+            // Φ(x) w = K(x, L) (N w): n·m·t flops instead of n·m², in row
+            // blocks so K(x, L) never exists whole.
+            let weights = featureMap.normalization * coefficients
             let t = coefficients.columns
-            featureMap.forEachBlock(of: x, blockRows: 8192) { start, phi in
-                let block = phi * coefficients
-                out.withUnsafeMutableBufferPointer { p in
-                    block.withUnsafeBufferPointer { q in
-                        for i in 0..<q.count { p[start * t + i] = q[i] }
-                    }
-                }
+            var out = [Element]()
+            out.reserveCapacity(x.rows * t)
+            var start = 0
+            while start < x.rows {
+                let end = Swift.min(start + 8192, x.rows)
+                let block = featureMap.kernel.matrix(x.submatrix(rows: start..<end, columns: 0..<x.columns), featureMap.landmarks)
+                out.append(contentsOf: (block * weights).elements)
+                start = end
             }
-            return out
+            return Matrix(rows: x.rows, columns: t, elements: out)
         }
     }
 
     public func fit<T: Scalar>(_ x: Matrix<T>, _ y: Matrix<T>) throws -> Model<T> {
         try KernelRidge(kernel: nystroem.kernel, alpha: alpha).validate(x, y)
         let map = try nystroem.fit(x)
+        // Φ = K_nm N with N = `normalization`, so ΦᵀΦ = Nᵀ (K_nmᵀ K_nm) N and
+        // Φᵀy = Nᵀ (K_nmᵀ y): accumulate the m×m Gram of K_nm (syrk, n·m²
+        // flops) block by block and never form Φ, which would cost as much again.
         let m = map.landmarks.rows
-        var phiTphi = Matrix<T>.zeros(rows: m, columns: m)
-        var phiTy = Matrix<T>.zeros(rows: m, columns: y.columns)
-        map.forEachBlock(of: x, blockRows: Swift.max(blockRows, 1)) { start, phi in
-            let targets = y.submatrix(rows: start..<(start + phi.rows), columns: 0..<y.columns)
-            Matrix.gemm(phi, .transposed, phi, .none, alpha: 1, beta: 1, into: &phiTphi)
-            Matrix.gemm(phi, .transposed, targets, .none, alpha: 1, beta: 1, into: &phiTy)
+        var kernelGram = Matrix<T>.zeros(rows: m, columns: m)
+        var kernelTy = Matrix<T>.zeros(rows: m, columns: y.columns)
+        var start = 0
+        while start < x.rows {
+            let end = Swift.min(start + Swift.max(blockRows, 1), x.rows)
+            let block = map.kernel.matrix(x.submatrix(rows: start..<end, columns: 0..<x.columns), map.landmarks)
+            kernelGram += block.gram()
+            Matrix.gemm(block, .transposed, y.submatrix(rows: start..<end, columns: 0..<y.columns), .none, alpha: 1, beta: 1, into: &kernelTy)
+            start = end
         }
+        let n = map.normalization
+        let phiTphi = Matrix.product(n, .transposed, kernelGram * n, .none)
+        let phiTy = Matrix.product(n, .transposed, kernelTy, .none)
         let (w, warning) = try solveRidge(phiTphi, phiTy, alpha: alpha)
         return Model(featureMap: map, coefficients: w, warnings: map.warnings + (warning.map { [$0] } ?? []))
     }
