@@ -63,7 +63,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "rankwise-bench",
-            dependencies: ["LinearAlgebra"],
+            dependencies: ["LinearAlgebra", "LowRank", "KernelRegression"],
             path: "Benchmarks/rankwise-bench"
         ),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),

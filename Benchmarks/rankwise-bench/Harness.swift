@@ -14,6 +14,10 @@ struct Record: Codable {
     /// Floating-point operations of one run, when the operation has a
     /// standard count (GEMM: 2mnk), so the report can give GFLOP/s.
     var flops: Double?
+    /// A quality figure reported beside the time (e.g. the relative activation
+    /// error of an EoRA run), so speed is never shown without accuracy.
+    var metric: Double? = nil
+    var metricName: String? = nil
 }
 
 /// Warm-up, then repetitions; reports the median and minimum wall time.
@@ -24,7 +28,8 @@ struct Harness {
     var records: [Record] = []
 
     mutating func measure(suite: String, operation: String, dtype: String, size: String, implementation: String,
-                          flops: Double? = nil, _ body: () throws -> Void) rethrows {
+                          flops: Double? = nil, metricName: String? = nil, metric: (() -> Double)? = nil,
+                          _ body: () throws -> Void) rethrows {
         let warmup = try time(body)
         var times: [Double] = []
         if warmup > slowRunSeconds {
@@ -34,10 +39,12 @@ struct Harness {
         }
         times.sort()
         let record = Record(suite: suite, operation: operation, dtype: dtype, size: size, implementation: implementation,
-                            median: times[times.count / 2], min: times[0], repetitions: times.count, flops: flops)
+                            median: times[times.count / 2], min: times[0], repetitions: times.count, flops: flops,
+                            metric: metric?(), metricName: metricName)
         records.append(record)
         var line = "\(suite)/\(operation) \(dtype) \(size) [\(implementation)]: median \(String(format: "%.4f", record.median)) s"
         if let flops { line += String(format: "  %.1f GFLOP/s", flops / record.median / 1e9) }
+        if let value = record.metric, let name = record.metricName { line += "  \(name) \(String(format: "%.5f", value))" }
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 

@@ -7,7 +7,7 @@ import LinearAlgebra
 /// ratios (`make bench`).
 ///
 /// Usage: rankwise-bench [--quick] [--repetitions N] [--threads N] [--output DIR]
-///                       [--suites linalg,rsvd] [--max-native-decomposition N]
+///                       [--suites linalg,rsvd,eora,kernel] [--max-native-decomposition N]
 @main
 struct RankwiseBench {
     var harness: Harness
@@ -22,7 +22,7 @@ struct RankwiseBench {
         }
         let quick = arguments.contains("--quick")
         let output = URL(fileURLWithPath: option("--output") ?? "bench-results")
-        let suites = Set((option("--suites") ?? "linalg,rsvd").split(separator: ",").map(String.init))
+        let suites = Set((option("--suites") ?? "linalg,rsvd,eora,kernel").split(separator: ",").map(String.init))
         if let threads = option("--threads").flatMap(Int.init) { Backend.threadCount = threads }
         var bench = RankwiseBench(
             harness: Harness(repetitions: option("--repetitions").flatMap(Int.init) ?? (quick ? 3 : 5)),
@@ -34,6 +34,8 @@ struct RankwiseBench {
                 try bench.linalg(Double.self)
             }
             if suites.contains("rsvd") { try bench.randomizedSVD() }
+            if suites.contains("eora") { try bench.eora() }
+            if suites.contains("kernel") { try bench.kernel() }
             try bench.write(to: output)
         } catch {
             FileHandle.standardError.write(Data("rankwise-bench: error: \(error)\n".utf8))

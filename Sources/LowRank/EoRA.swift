@@ -89,11 +89,26 @@ public struct EoRA: Sendable, Equatable {
         }
         let dropped = kept.filter { !$0 }.count
         if dropped > 0 { notes.append("\(dropped) of \(n) covariance eigenvalues ≤ \(cutoff) treated as zero") }
+        // ΔW Q Λ₊^{1/2} over every positive eigenvalue, so that ‖·‖² is the
+        // true ‖ΔW X‖²; the columns of cut-off directions are then set aside:
+        // their energy is left uncompensated and counted in the residual.
         var qRoot = eig.vectors
-        qRoot.scaleColumns(by: zip(eig.values, kept).map { $1 ? $0.squareRoot() : 0 })
-        let deltaPrime = delta * qRoot.converted(to: T.self)
+        qRoot.scaleColumns(by: eig.values.map { Swift.max($0, 0).squareRoot() })
+        var deltaPrime = delta * qRoot.converted(to: T.self)
         let deltaEnergy = squaredNorm(deltaPrime)
-        let (svd, residual) = try leadingTriplets(of: deltaPrime, total: deltaEnergy)
+        var droppedEnergy = 0.0
+        if dropped > 0 {
+            deltaPrime.withUnsafeMutableBufferPointer { p in
+                for i in 0..<out {
+                    for j in 0..<n where !kept[j] {
+                        droppedEnergy += Double(p[i * n + j]) * Double(p[i * n + j])
+                        p[i * n + j] = 0
+                    }
+                }
+            }
+        }
+        let (svd, tail) = try leadingTriplets(of: deltaPrime, total: deltaEnergy - droppedEnergy)
+        let residual = tail + droppedEnergy
         var factors = splitSquareRoot(svd)
         // A = Σ^{1/2} Vᵀ Λ^{-1/2} Qᵀ, formed in Double.
         var scaledVt = factors.a.converted(to: Double.self)

@@ -79,6 +79,15 @@ struct EoRATests {
         let zero = try EoRA(rank: 8).compensate(original: w, compressed: wq, covariance: .zeros(rows: inFeatures, columns: inFeatures))
         #expect(zero.factors.product().maxAbs() == 0 && zero.factors.rank == 8)
         #expect(zero.notes.contains { $0.contains("zero") })
+        // As many tokens as inputs, with outliers: the eigenvalue cut-off binds,
+        // and the reported error must still be the true ‖(ΔW − BA)X‖/‖ΔW X‖.
+        let (x, square) = calibration(inFeatures: inFeatures, tokens: inFeatures, seed: 13)
+        let delta = w - wq
+        for whitening in EoRA.Whitening.allCases {
+            let result = try EoRA(rank: 8, whitening: whitening).compensate(delta: delta, covariance: square)
+            let explicit = activationNorm(delta - result.factors.product(), x) / activationNorm(delta, x)
+            #expect(abs(result.relativeError - explicit) <= (T.precision == .single ? 1e-3 : 1e-8), "\(whitening): \(result.relativeError) vs \(explicit)")
+        }
         let fast = try EoRA(rank: 8, whitening: .cholesky).compensate(original: w, compressed: wq, covariance: .zeros(rows: inFeatures, columns: inFeatures))
         #expect(fast.path == .choleskyFellBackToEigen && fast.factors.product().maxAbs() == 0)
     }
