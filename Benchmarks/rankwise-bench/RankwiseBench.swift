@@ -7,11 +7,13 @@ import LinearAlgebra
 /// ratios (`make bench`).
 ///
 /// Usage: rankwise-bench [--quick] [--repetitions N] [--threads N] [--output DIR]
-///                       [--suites linalg,rsvd,eora,kernel] [--max-native-decomposition N]
+///                       [--suites linalg,rsvd,eora,kernel] [--backends openblas,native]
+///                       [--max-native-decomposition N]
 @main
 struct RankwiseBench {
     var harness: Harness
     let quick: Bool
+    let backends: [Backend]
     let maxNativeDecomposition: Int
 
     static func main() {
@@ -27,6 +29,8 @@ struct RankwiseBench {
         var bench = RankwiseBench(
             harness: Harness(repetitions: option("--repetitions").flatMap(Int.init) ?? (quick ? 3 : 5)),
             quick: quick,
+            backends: (option("--backends")?.split(separator: ",").compactMap { Backend(name: String($0)) } ?? Backend.available)
+                .filter(\.isAvailable),
             maxNativeDecomposition: option("--max-native-decomposition").flatMap(Int.init) ?? (quick ? 512 : 1024))
         do {
             if suites.contains("linalg") {
@@ -51,7 +55,7 @@ struct RankwiseBench {
         for n in gemmSizes {
             let a = benchMatrix(T.self, n, n, seed: 1), b = benchMatrix(T.self, n, n, seed: 2)
             var c = Matrix<T>.zeros(rows: n, columns: n)
-            for backend in Backend.available {
+            for backend in backends {
                 Backend.withCurrent(backend) {
                     harness.measure(suite: "linalg", operation: "gemm", dtype: dtype, size: "\(n)", implementation: backend.rawValue,
                                     flops: 2 * Double(n) * Double(n) * Double(n)) {
@@ -63,7 +67,7 @@ struct RankwiseBench {
         for n in decompositionSizes {
             let a = benchMatrix(T.self, n, n)
             let s = spdMatrix(T.self, n)
-            for backend in Backend.available where backend != .native || n <= maxNativeDecomposition {
+            for backend in backends where backend != .native || n <= maxNativeDecomposition {
                 try Backend.withCurrent(backend) {
                     let impl = backend.rawValue
                     try harness.measure(suite: "linalg", operation: "svd", dtype: dtype, size: "\(n)", implementation: impl) { _ = try a.svd() }
@@ -81,7 +85,7 @@ struct RankwiseBench {
         let n = quick ? 1024 : 4096, rank = 128
         var a = Matrix<Float>.random(rows: n, columns: n, seed: 5)
         a.scaleColumns(by: (0..<n).map { 1 / Float($0 + 1) })
-        for backend in Backend.available {
+        for backend in backends {
             try Backend.withCurrent(backend) {
                 try harness.measure(suite: "rsvd", operation: "randomized_svd r=\(rank)", dtype: "float32", size: "\(n)",
                                     implementation: backend.rawValue) {

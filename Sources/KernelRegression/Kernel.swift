@@ -63,12 +63,12 @@ public enum Kernel: Sendable, Equatable {
         case .linear:
             return Matrix.product(x, .none, y, .transposed)
         case .polynomial(let degree, let g, let c):
-            return Matrix.product(x, .none, y, .transposed).map { T(pow(Double($0) * g! + c, degree)) }
+            return Matrix.product(x, .none, y, .transposed).map { T(pow($0.doubleValue * g! + c, degree)) }
         case .sigmoid(let g, let c):
-            return Matrix.product(x, .none, y, .transposed).map { T(tanh(Double($0) * g! + c)) }
+            return Matrix.product(x, .none, y, .transposed).map { T(tanh($0.doubleValue * g! + c)) }
         case .rbf(let g):
             var d = squaredDistances(x, y)
-            d = d.map { T(exp(-g! * Double($0))) }
+            d = d.map { T(exp(-g! * $0.doubleValue)) }
             return d
         case .laplacian(let g):
             return Matrix(rows: x.rows, columns: y.rows) { i, j in

@@ -101,7 +101,7 @@ public struct EoRA: Sendable, Equatable {
             deltaPrime.withUnsafeMutableBufferPointer { p in
                 for i in 0..<out {
                     for j in 0..<n where !kept[j] {
-                        droppedEnergy += Double(p[i * n + j]) * Double(p[i * n + j])
+                        droppedEnergy += p[i * n + j].doubleValue * p[i * n + j].doubleValue
                         p[i * n + j] = 0
                     }
                 }
@@ -146,7 +146,7 @@ public struct EoRA: Sendable, Equatable {
         if case .energy(let fraction, _) = rank {
             r = energyRank(Array(full.singularValues.prefix(r)), total: total, fraction: fraction)
         }
-        let squares = full.singularValues.map { Double($0) * Double($0) }
+        let squares = full.singularValues.map { $0.doubleValue * $0.doubleValue }
         let residual = method == .exact
             ? squares.dropFirst(r).reduce(0, +)
             : Swift.max(0, total - squares.prefix(r).reduce(0, +))

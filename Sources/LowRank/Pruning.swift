@@ -27,7 +27,7 @@ public enum Pruning: Sendable, Equatable {
                 guard norms.count == w.columns else {
                     throw LowRankError.shapeMismatch("\(norms.count) input norms for a layer with \(w.columns) inputs")
                 }
-                return pruneRows(w, sparsity: sparsity) { i, j in Double(w[i, j]).magnitude * norms[j] }
+                return pruneRows(w, sparsity: sparsity) { i, j in w[i, j].doubleValue.magnitude * norms[j] }
             }
             return pruneLayer(w, sparsity: sparsity)
         }

@@ -42,7 +42,7 @@ public struct RoundToNearest: Sendable, Equatable {
                 while start < n {
                     let end = Swift.min(start + group, n)
                     var lo = 0.0, hi = 0.0
-                    for j in start..<end { let x = Double(p[i * n + j]); lo = Swift.min(lo, x); hi = Swift.max(hi, x) }
+                    for j in start..<end { let x = p[i * n + j].doubleValue; lo = Swift.min(lo, x); hi = Swift.max(hi, x) }
                     let scale: Double, zero: Double
                     if symmetric {
                         let m = Swift.max(-lo, hi)
@@ -54,7 +54,7 @@ public struct RoundToNearest: Sendable, Equatable {
                     }
                     if scale > 0 {
                         for j in start..<end {
-                            let q = Swift.min(Swift.max((Double(p[i * n + j]) / scale).rounded() + zero, 0), levels)
+                            let q = Swift.min(Swift.max((p[i * n + j].doubleValue / scale).rounded() + zero, 0), levels)
                             p[i * n + j] = T(scale * (q - zero))
                         }
                     }

@@ -79,7 +79,7 @@ func energyRank<T: Scalar>(_ singularValues: [T], total: Double, fraction: Doubl
     guard total > 0 else { return 0 }
     var captured = 0.0
     for (i, s) in singularValues.enumerated() {
-        captured += Double(s) * Double(s)
+        captured += s.doubleValue * s.doubleValue
         if captured >= fraction * total { return i + 1 }
     }
     return singularValues.count
@@ -96,5 +96,5 @@ func splitSquareRoot<T: Scalar>(_ svd: SVD<T>) -> LowRankFactors<T> {
 
 /// ‖M‖²_F accumulated in Double.
 func squaredNorm<T: Scalar>(_ m: Matrix<T>) -> Double {
-    m.withUnsafeBufferPointer { p in p.reduce(0.0) { $0 + Double($1) * Double($1) } }
+    m.withUnsafeBufferPointer { p in p.reduce(0.0) { $0 + $1.doubleValue * $1.doubleValue } }
 }

@@ -63,9 +63,9 @@ public struct FisherMerge: Sendable, Equatable {
         for j in 0..<count {
             var numerator = 0.0, denominator = 0.0, plain = 0.0
             for i in tensors.indices {
-                var f = Double(fishers[i][j])
+                var f = fishers[i][j].doubleValue
                 if i == 0 || floorAll { f = Swift.max(f, floor) }
-                let theta = Double(tensors[i][j])
+                let theta = tensors[i][j].doubleValue
                 numerator += lambda[i] * f * theta
                 denominator += lambda[i] * f
                 plain += lambda[i] * theta
@@ -85,7 +85,7 @@ public struct FisherNorms: Sendable {
 
     /// Adds one tensor of model `model`'s Fisher.
     public mutating func add<T: Scalar>(_ fisher: [T], model: Int) {
-        squares[model] += fisher.reduce(0.0) { $0 + Double($1) * Double($1) }
+        squares[model] += fisher.reduce(0.0) { $0 + $1.doubleValue * $1.doubleValue }
     }
 
     /// ‖Fᵢ‖₂ for every model.

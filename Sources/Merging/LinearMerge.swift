@@ -41,9 +41,9 @@ public struct TaskArithmetic: Sendable, Equatable {
         let w = weights ?? Array(repeating: 1, count: tensors.count)
         guard w.count == tensors.count else { throw MergingError.weightCount(expected: tensors.count, got: w.count) }
         try checkSameSize(tensors + [base], name: name)
-        var out = base.map { Double($0) }
+        var out = base.map(\.doubleValue)
         for (t, wi) in zip(tensors, w) {
-            for j in out.indices { out[j] += lambda * wi * (Double(t[j]) - Double(base[j])) }
+            for j in out.indices { out[j] += lambda * wi * (t[j].doubleValue - base[j].doubleValue) }
         }
         return out.map { T($0) }
     }
@@ -55,7 +55,7 @@ func weightedSum<T: Scalar>(_ tensors: [[T]], _ factors: [Double]) -> [T] {
     var sum = [Double](repeating: 0, count: count)
     for (t, f) in zip(tensors, factors) {
         t.withUnsafeBufferPointer { p in
-            for j in 0..<count { sum[j] += f * Double(p[j]) }
+            for j in 0..<count { sum[j] += f * p[j].doubleValue }
         }
     }
     return sum.map { T($0) }

@@ -143,8 +143,28 @@ public struct Matrix<Element: Scalar>: Sendable, Equatable {
     public func leadingRows(_ k: Int) -> Matrix { submatrix(rows: 0..<k, columns: 0..<columns) }
 
     /// The same entries converted to another precision (rounded to nearest).
+    /// Free when the types are equal; otherwise one tight loop over concrete
+    /// Float/Double storage.
     public func converted<Other: Scalar>(to type: Other.Type = Other.self) -> Matrix<Other> {
-        Matrix<Other>(rows: rows, columns: columns, elements: elements.map { Other($0) })
+        if let same = self as? Matrix<Other> { return same }
+        let n = count
+        let out = [Other](unsafeUninitializedCapacity: n) { destination, initialized in
+            elements.withUnsafeBufferPointer { source in
+                guard let src = source.baseAddress, let dst = destination.baseAddress else { return }
+                switch Element.precision {
+                case .single:  // Float → Double
+                    let s = UnsafeRawPointer(src).assumingMemoryBound(to: Float.self)
+                    let d = UnsafeMutableRawPointer(dst).assumingMemoryBound(to: Double.self)
+                    for i in 0..<n { d[i] = Double(s[i]) }
+                case .double:  // Double → Float
+                    let s = UnsafeRawPointer(src).assumingMemoryBound(to: Double.self)
+                    let d = UnsafeMutableRawPointer(dst).assumingMemoryBound(to: Float.self)
+                    for i in 0..<n { d[i] = Float(s[i]) }
+                }
+            }
+            initialized = n
+        }
+        return Matrix<Other>(rows: rows, columns: columns, elements: out)
     }
 
     /// True when every entry is finite (no NaN, no ±∞).

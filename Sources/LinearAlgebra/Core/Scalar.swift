@@ -8,6 +8,14 @@ public protocol Scalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable, Cust
 where Self.RawSignificand: FixedWidthInteger {
     /// Which IEEE 754 format this is.
     static var precision: Precision { get }
+
+    /// The value as a Double (exact for both formats).
+    ///
+    /// Use this rather than `Double(x)` in generic hot loops: `Double(x)` on
+    /// an unspecialised generic `x` goes through the generic
+    /// `BinaryFloatingPoint` conversion, tens of times slower than this
+    /// requirement's concrete witness.
+    var doubleValue: Double { get }
 }
 
 /// The IEEE 754 binary formats that `Scalar` covers.
@@ -20,8 +28,10 @@ public enum Precision: Sendable, Equatable {
 
 extension Float: Scalar {
     public static var precision: Precision { .single }
+    @inlinable public var doubleValue: Double { Double(self) }
 }
 
 extension Double: Scalar {
     public static var precision: Precision { .double }
+    @inlinable public var doubleValue: Double { self }
 }

@@ -1,0 +1,2 @@
+// The WeightFiles module: safetensors, sharded checkpoints, PEFT adapters, .npy (being written).
+import LinearAlgebra
