@@ -148,6 +148,30 @@ enum LAPACKRoutines<T: Scalar> {
         }
     }
 
+    static func geqrf(m: Int, n: Int, a: UnsafeMutablePointer<T>, lda: Int, tau: UnsafeMutablePointer<T>,
+                      work: UnsafeMutablePointer<T>, lwork: Int) -> Int {
+        switch T.precision {
+        case .single:
+            return Int(LAPACKE_sgeqrf_work(LAPACK_COL_MAJOR, Int32(m), Int32(n), ptr(a, Float.self), Int32(lda),
+                                           ptr(tau, Float.self), ptr(work, Float.self), Int32(lwork)))
+        case .double:
+            return Int(LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, Int32(m), Int32(n), ptr(a, Double.self), Int32(lda),
+                                           ptr(tau, Double.self), ptr(work, Double.self), Int32(lwork)))
+        }
+    }
+
+    static func orgqr(m: Int, n: Int, k: Int, a: UnsafeMutablePointer<T>, lda: Int, tau: UnsafePointer<T>,
+                      work: UnsafeMutablePointer<T>, lwork: Int) -> Int {
+        switch T.precision {
+        case .single:
+            return Int(LAPACKE_sorgqr_work(LAPACK_COL_MAJOR, Int32(m), Int32(n), Int32(k), ptr(a, Float.self), Int32(lda),
+                                           ptr(tau, Float.self), ptr(work, Float.self), Int32(lwork)))
+        case .double:
+            return Int(LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, Int32(m), Int32(n), Int32(k), ptr(a, Double.self), Int32(lda),
+                                           ptr(tau, Double.self), ptr(work, Double.self), Int32(lwork)))
+        }
+    }
+
     static func getrf(n: Int, a: UnsafeMutablePointer<T>, ipiv: UnsafeMutablePointer<Int32>) -> Int {
         switch T.precision {
         case .single: return Int(LAPACKE_sgetrf_work(LAPACK_COL_MAJOR, Int32(n), Int32(n), ptr(a, Float.self), Int32(n), ipiv))

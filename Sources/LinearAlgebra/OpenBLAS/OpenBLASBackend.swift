@@ -9,9 +9,9 @@
 ///   Vᵀ and its V′ᵀ buffer as our U.
 /// - Cholesky: `potrf('U')` on the (symmetric) buffer gives U with S = UᵀU;
 ///   read row-major, that U is L = Uᵀ.
-/// - QR: the LQ factorisation Aᵀ = L Q′ (`gelqf`) is A = Q′ᵀ Lᵀ, and the
-///   buffer read row-major holds R = Lᵀ in its upper triangle and, after
-///   `orglq`, Q = Q′ᵀ in its leading columns.
+/// - QR of a wide A: the LQ factorisation Aᵀ = L Q′ (`gelqf`) is A = Q′ᵀ Lᵀ,
+///   and the buffer read row-major holds R = Lᵀ in its upper triangle and,
+///   after `orglq`, Q = Q′ᵀ in its leading columns. (Tall A: see `qr`.)
 /// - LU: `getrf` factors Aᵀ and `getrs('T')` solves A X = B.
 enum OpenBLASBackend: BackendKernels {
     typealias Routines = LAPACKRoutines
@@ -155,7 +155,17 @@ enum OpenBLASBackend: BackendKernels {
         return l
     }
 
+    /// Thin QR. Tall and square inputs (m ≥ n) go through a column-major copy
+    /// and `geqrf` + `orgqr`: measured 2× faster than the copy-free LQ of the
+    /// transpose on 1024×138 and 4096×138 (the randomized-SVD shapes) and
+    /// ~20% faster on squares, for an O(mn) copy against O(mn²) work. Wide
+    /// inputs use the copy-free LQ identity, which is as fast there.
     static func qr<T: Scalar>(_ a: Matrix<T>) -> QR<T> {
+        a.rows >= a.columns ? qrOfColumnMajorCopy(a) : qrByLQOfTranspose(a)
+    }
+
+    /// A = Q R from Aᵀ = L Q′ (`gelqf` + `orglq` on our buffer as is).
+    static func qrByLQOfTranspose<T: Scalar>(_ a: Matrix<T>) -> QR<T> {
         let m = a.rows, n = a.columns, k = Swift.min(m, n)
         var buffer = a.elements   // column-major n×m (ld n): Aᵀ
         var tau = [T](repeating: 0, count: k)
@@ -187,6 +197,37 @@ enum OpenBLASBackend: BackendKernels {
         let q = k == n ? Matrix(rows: m, columns: n, elements: buffer)
                        : Matrix(rows: m, columns: n, elements: buffer).leadingColumns(k)
         return QR(q: q, r: r)
+    }
+
+    /// A = Q R by `geqrf` + `orgqr` on a column-major copy of A.
+    static func qrOfColumnMajorCopy<T: Scalar>(_ a: Matrix<T>) -> QR<T> {
+        let m = a.rows, n = a.columns, k = Swift.min(m, n)
+        var buffer = a.transposed().elements   // column-major m×n (ld m)
+        var tau = [T](repeating: 0, count: k)
+        var r = Matrix<T>.zeros(rows: k, columns: n)
+        buffer.withUnsafeMutableBufferPointer { pa in
+            tau.withUnsafeMutableBufferPointer { pt in
+                var query: T = 0
+                _ = Routines<T>.geqrf(m: m, n: n, a: pa.baseAddress!, lda: m, tau: pt.baseAddress!, work: &query, lwork: -1)
+                var work = [T](repeating: 0, count: workspaceSize(query))
+                let info = work.withUnsafeMutableBufferPointer {
+                    Routines<T>.geqrf(m: m, n: n, a: pa.baseAddress!, lda: m, tau: pt.baseAddress!, work: $0.baseAddress!, lwork: $0.count)
+                }
+                precondition(info == 0, "LAPACK geqrf: illegal argument \(-info)")
+                // R: the upper trapezoid of the leading k rows (column-major → row-major).
+                r.withUnsafeMutableBufferPointer { pr in
+                    for j in 0..<n { for i in 0...Swift.min(j, k - 1) { pr[i * n + j] = pa[j * m + i] } }
+                }
+                _ = Routines<T>.orgqr(m: m, n: k, k: k, a: pa.baseAddress!, lda: m, tau: pt.baseAddress!, work: &query, lwork: -1)
+                work = [T](repeating: 0, count: workspaceSize(query))
+                let info2 = work.withUnsafeMutableBufferPointer {
+                    Routines<T>.orgqr(m: m, n: k, k: k, a: pa.baseAddress!, lda: m, tau: pt.baseAddress!, work: $0.baseAddress!, lwork: $0.count)
+                }
+                precondition(info2 == 0, "LAPACK orgqr: illegal argument \(-info2)")
+            }
+        }
+        // Q: the leading k columns (column-major m×k) back to row-major.
+        return QR(q: Matrix(rows: k, columns: m, elements: Array(buffer.prefix(m * k))).transposed(), r: r)
     }
 
     static func solve<T: Scalar>(_ a: Matrix<T>, _ b: Matrix<T>) throws -> Matrix<T> {
