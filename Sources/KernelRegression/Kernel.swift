@@ -56,6 +56,8 @@ public enum Kernel: Sendable, Equatable {
     /// K(X, Y) `[n, m]` for samples X `[n, d]` and Y `[m, d]`. Dot-product
     /// kernels and rbf cost one GEMM (2nmd flops) plus O(nm) elementwise work;
     /// laplacian costs 3nmd.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func matrix<T: Scalar>(_ x: Matrix<T>, _ y: Matrix<T>) -> Matrix<T> {
         precondition(x.columns == y.columns, "kernel: X has \(x.columns) features, Y has \(y.columns)")
         let k = resolved(features: x.columns)
@@ -80,6 +82,8 @@ public enum Kernel: Sendable, Equatable {
     }
 
     /// K(X, X), exactly symmetric, with rbf's diagonal exactly 1 (distance 0).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func gram<T: Scalar>(_ x: Matrix<T>) -> Matrix<T> {
         var k = matrix(x, x)
         let n = k.rows
@@ -91,6 +95,8 @@ public enum Kernel: Sendable, Equatable {
 }
 
 /// ‖xᵢ − yⱼ‖² = ‖xᵢ‖² − 2xᵢᵀyⱼ + ‖yⱼ‖², clamped at 0.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
 func squaredDistances<T: Scalar>(_ x: Matrix<T>, _ y: Matrix<T>) -> Matrix<T> {
     let xx = (0..<x.rows).map { i in x.row(i).reduce(T(0)) { $0 + $1 * $1 } }
     let yy = (0..<y.rows).map { j in y.row(j).reduce(T(0)) { $0 + $1 * $1 } }

@@ -56,8 +56,7 @@ public struct KernelRidge: Sendable, Equatable {
 
 /// (K + αI)⁻¹ Y by Cholesky, or least squares with a warning.
 func solveRidge<T: Scalar>(_ k: Matrix<T>, _ y: Matrix<T>, alpha: Double) throws -> (Matrix<T>, String?) {
-    var shifted = k
-    for i in 0..<k.rows { shifted[i, i] += T(alpha) }
+    let shifted = k.addingToDiagonal(T(alpha))
     do {
         let l = try shifted.cholesky()
         let z = try l.solveTriangular(y, triangle: .lower)

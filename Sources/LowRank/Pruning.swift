@@ -12,6 +12,8 @@ public enum Pruning: Sendable, Equatable {
     case unstructured(sparsity: Double, inputNorms: [Double]?)
 
     /// The pruned weights (same shape).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func prune<T: Scalar>(_ w: Matrix<T>) throws -> Matrix<T> {
         guard w.isFinite else { throw LowRankError.nonFiniteWeights(what: "the weight") }
         switch self {
@@ -33,6 +35,8 @@ public enum Pruning: Sendable, Equatable {
         }
     }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     private func pruneNOfM<T: Scalar>(_ w: Matrix<T>, keep n: Int, of m: Int) -> Matrix<T> {
         var out = w
         let columns = w.columns
@@ -50,6 +54,8 @@ public enum Pruning: Sendable, Equatable {
         return out
     }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     private func pruneLayer<T: Scalar>(_ w: Matrix<T>, sparsity: Double) -> Matrix<T> {
         let count = Int((sparsity * Double(w.count)).rounded(.down))
         guard count > 0 else { return w }
@@ -64,6 +70,8 @@ public enum Pruning: Sendable, Equatable {
         return out
     }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     private func pruneRows<T: Scalar>(_ w: Matrix<T>, sparsity: Double, score: (Int, Int) -> Double) -> Matrix<T> {
         let count = Int((sparsity * Double(w.columns)).rounded(.down))
         guard count > 0 else { return w }

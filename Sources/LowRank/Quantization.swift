@@ -29,6 +29,8 @@ public struct RoundToNearest: Sendable, Equatable {
     }
 
     /// Ŵ, the dequantised weights (same shape).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func quantize<T: Scalar>(_ w: Matrix<T>) throws -> Matrix<T> {
         try validate()
         guard w.isFinite else { throw LowRankError.nonFiniteWeights(what: "the weight") }

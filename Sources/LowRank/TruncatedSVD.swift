@@ -75,6 +75,8 @@ public struct TruncatedSVD: Sendable, Equatable {
 }
 
 /// Smallest r with Σ_{i≤r} σᵢ² ≥ τ·total (all of `singularValues` if never reached).
+@_specialize(where T == Float)
+@_specialize(where T == Double)
 func energyRank<T: Scalar>(_ singularValues: [T], total: Double, fraction: Double) -> Int {
     guard total > 0 else { return 0 }
     var captured = 0.0
@@ -95,6 +97,8 @@ func splitSquareRoot<T: Scalar>(_ svd: SVD<T>) -> LowRankFactors<T> {
 }
 
 /// ‖M‖²_F accumulated in Double.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
 func squaredNorm<T: Scalar>(_ m: Matrix<T>) -> Double {
     m.withUnsafeBufferPointer { p in p.reduce(0.0) { $0 + $1.doubleValue * $1.doubleValue } }
 }

@@ -44,6 +44,8 @@ public struct FisherMerge: Sendable, Equatable {
     /// - Parameter fisherNorms: ‖Fᵢ‖₂ over each model's whole Fisher; needed
     ///   when `normalize` is on.
     /// - Throws: `MergingError` for mismatched sizes, negative or non-finite Fishers.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func merge<T: Scalar>(_ tensors: [[T]], fishers: [[T]], fisherNorms: [Double]?, name: String = "tensor") throws -> [T] {
         let lambda = try effectiveWeights(models: tensors.count, fisherNorms: fisherNorms)
         guard fishers.count == tensors.count else {
@@ -84,6 +86,8 @@ public struct FisherNorms: Sendable {
     public init(models: Int) { squares = Array(repeating: 0, count: models) }
 
     /// Adds one tensor of model `model`'s Fisher.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public mutating func add<T: Scalar>(_ fisher: [T], model: Int) {
         squares[model] += fisher.reduce(0.0) { $0 + $1.doubleValue * $1.doubleValue }
     }

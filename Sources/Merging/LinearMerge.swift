@@ -35,6 +35,8 @@ public struct TaskArithmetic: Sendable, Equatable {
 
     /// Merges one tensor: `tensors` are the fine-tuned models, `base` the
     /// shared starting point.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func merge<T: Scalar>(_ tensors: [[T]], base: [T], name: String = "tensor") throws -> [T] {
         // One fine-tuned model is enough here: base + λ·(θ₁ − base) scales a task vector.
         guard !tensors.isEmpty else { throw MergingError.tooFewModels(0) }
@@ -50,6 +52,8 @@ public struct TaskArithmetic: Sendable, Equatable {
 }
 
 /// Σᵢ fᵢ tᵢ accumulated in Double.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
 func weightedSum<T: Scalar>(_ tensors: [[T]], _ factors: [Double]) -> [T] {
     let count = tensors[0].count
     var sum = [Double](repeating: 0, count: count)

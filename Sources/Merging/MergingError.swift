@@ -36,6 +36,8 @@ func resolvedWeights(_ weights: [Double]?, models: Int) throws -> [Double] {
 }
 
 /// Checks that every tensor has the same element count and finite values.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
 func checkSameSize<T: BinaryFloatingPoint>(_ tensors: [[T]], name: String, what: String = "parameters") throws {
     guard let count = tensors.first?.count else { return }
     for (i, t) in tensors.enumerated() {

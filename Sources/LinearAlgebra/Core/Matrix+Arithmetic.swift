@@ -59,6 +59,8 @@ extension Matrix {
     }
 
     /// Aᵀ (n×m), by a cache-blocked copy.
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
     public func transposed() -> Matrix {
         var out = [Element](repeating: 0, count: count)
         let m = rows, n = columns, block = 32
@@ -78,6 +80,8 @@ extension Matrix {
 
     /// ‖A‖_F = sqrt(Σ aᵢⱼ²), computed with scaling so it neither overflows nor
     /// underflows for any finite entries.
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
     public func frobeniusNorm() -> Element {
         let scale = maxAbs()
         guard scale > 0, scale.isFinite else { return scale }
@@ -87,6 +91,8 @@ extension Matrix {
     }
 
     /// max |aᵢⱼ| (0 for an empty matrix; NaN if any entry is NaN).
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
     public func maxAbs() -> Element {
         var m: Element = 0
         for x in elements {
@@ -96,12 +102,26 @@ extension Matrix {
         return m
     }
 
+    /// A + c·I: `value` added to every diagonal entry (i, i), i < min(m, n).
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
+    public func addingToDiagonal(_ value: Element) -> Matrix {
+        var out = self
+        let n = columns
+        out.elements.withUnsafeMutableBufferPointer { p in
+            for i in 0..<Swift.min(rows, columns) { p[i * n + i] += value }
+        }
+        return out
+    }
+
     /// Σ aᵢᵢ.
     public func trace() -> Element {
         diagonalElements.reduce(0, +)
     }
 
     /// Multiplies column j by `factors[j]` in place (A ← A diag(f)).
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
     public mutating func scaleColumns(by factors: [Element]) {
         precondition(factors.count == columns, "scaleColumns: \(factors.count) factors for \(columns) columns")
         let n = columns
@@ -113,6 +133,8 @@ extension Matrix {
     }
 
     /// Multiplies row i by `factors[i]` in place (A ← diag(f) A).
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
     public mutating func scaleRows(by factors: [Element]) {
         precondition(factors.count == rows, "scaleRows: \(factors.count) factors for \(rows) rows")
         let n = columns
@@ -124,6 +146,8 @@ extension Matrix {
         }
     }
 
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
     private static func elementwise(_ a: Matrix, _ b: Matrix, _ op: String, _ f: (Element, Element) -> Element) -> Matrix {
         precondition(a.rows == b.rows && a.columns == b.columns,
                      "Matrix \(op): shapes differ (\(a.rows)×\(a.columns) and \(b.rows)×\(b.columns))")
@@ -145,6 +169,8 @@ extension Matrix {
     public static func += (a: inout Matrix, b: Matrix) { a = a + b }
     public static func -= (a: inout Matrix, b: Matrix) { a = a - b }
 
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
     public static func * (s: Element, a: Matrix) -> Matrix {
         var out = a
         out.elements.withUnsafeMutableBufferPointer { p in
@@ -158,6 +184,8 @@ extension Matrix {
     public static prefix func - (a: Matrix) -> Matrix { Element(-1) * a }
 
     /// Applies `transform` to every entry.
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
     public func map(_ transform: (Element) throws -> Element) rethrows -> Matrix {
         Matrix(rows: rows, columns: columns, elements: try elements.map(transform))
     }

@@ -33,6 +33,8 @@ public struct Matrix<Element: Scalar>: Sendable, Equatable {
     }
 
     /// A matrix whose entry (i, j) is `entry(i, j)`.
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
     public init(rows: Int, columns: Int, _ entry: (_ row: Int, _ column: Int) throws -> Element) rethrows {
         var elements = [Element]()
         elements.reserveCapacity(rows * columns)
@@ -108,12 +110,16 @@ public struct Matrix<Element: Scalar>: Sendable, Equatable {
     }
 
     /// Row `i` as an array.
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
     public func row(_ i: Int) -> [Element] {
         precondition(i >= 0 && i < rows, "Row \(i) out of range for \(rows)×\(columns)")
         return Array(elements[i * columns ..< (i + 1) * columns])
     }
 
     /// Column `j` as an array.
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
     public func column(_ j: Int) -> [Element] {
         precondition(j >= 0 && j < columns, "Column \(j) out of range for \(rows)×\(columns)")
         return (0..<rows).map { elements[$0 * columns + j] }
@@ -125,6 +131,8 @@ public struct Matrix<Element: Scalar>: Sendable, Equatable {
     }
 
     /// The block of rows `rowRange` and columns `columnRange`, as a new matrix.
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
     public func submatrix(rows rowRange: Range<Int>, columns columnRange: Range<Int>) -> Matrix {
         precondition(rowRange.lowerBound >= 0 && rowRange.upperBound <= rows, "Row range \(rowRange) out of bounds for \(rows) rows")
         precondition(columnRange.lowerBound >= 0 && columnRange.upperBound <= columns, "Column range \(columnRange) out of bounds for \(columns) columns")
@@ -168,7 +176,16 @@ public struct Matrix<Element: Scalar>: Sendable, Equatable {
     }
 
     /// True when every entry is finite (no NaN, no ±∞).
-    public var isFinite: Bool { elements.allSatisfy { $0.isFinite } }
+    public var isFinite: Bool { allFinite() }
+
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
+    func allFinite() -> Bool {
+        elements.withUnsafeBufferPointer { p in
+            for x in p where !x.isFinite { return false }
+            return true
+        }
+    }
 }
 
 extension Matrix: CustomStringConvertible {

@@ -116,8 +116,8 @@ enum LAPACKRoutines<T: Scalar> {
         }
     }
 
-    static func potrfUpper(n: Int, a: UnsafeMutablePointer<T>) -> Int {
-        let uplo = CChar(UInt8(ascii: "U"))
+    static func potrfLower(n: Int, a: UnsafeMutablePointer<T>) -> Int {
+        let uplo = CChar(UInt8(ascii: "L"))
         switch T.precision {
         case .single: return Int(LAPACKE_spotrf_work(LAPACK_COL_MAJOR, uplo, Int32(n), ptr(a, Float.self), Int32(n)))
         case .double: return Int(LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, uplo, Int32(n), ptr(a, Double.self), Int32(n)))

@@ -1,102 +1,79 @@
 import ArgumentParser
+import Foundation
 import LinearAlgebra
+import LowRank
 
-/// `rankwise demo`: the built-in example. Until the compression tools land it
-/// runs each decomposition on a deterministic, weight-shaped matrix with every
-/// available backend and prints time and agreement side by side.
+/// `rankwise demo`: the built-in example. A deterministic Llama-shaped model
+/// and calibration set, quantised to 4 bits with RTN, then compensated with
+/// plain SVD and with EoRA at ranks 16/32/64; prints a table of activation
+/// error, adapter size and time, and writes the adapters.
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the built-in example (no input, no network): both backends on a weight-shaped matrix."
+        abstract: "Run the built-in example: 4-bit RTN, then SVD vs EoRA compensation (no input, no network)."
     )
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "Size n of the n×n example matrix.")
-    var size = 384
+    @Option(name: .shortAndLong, help: ArgumentHelp("Folder for the adapters (PEFT layout), one per method and rank.", valueName: "dir"))
+    var output: String = "demo-output"
+
+    @Option(help: "Decoder blocks in the built-in model.")
+    var blocks = 2
+
+    @Option(help: "Quantisation bits.")
+    var bits = 4
+
+    @Option(help: "Ranks to compare, comma-separated.")
+    var ranks = "16,32,64"
+
+    var rankList: [Int] { ranks.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
     func validate() throws {
-        guard (8...4096).contains(size) else { throw ValidationError("--size must be between 8 and 4096, got \(size)") }
+        guard (1...16).contains(blocks) else { throw ValidationError("--blocks must be between 1 and 16, got \(blocks)") }
+        guard (2...8).contains(bits) else { throw ValidationError("--bits must be between 2 and 8, got \(bits)") }
+        let list = rankList
+        guard !list.isEmpty, list.count == ranks.split(separator: ",").count, list.allSatisfy({ (1...256).contains($0) }) else {
+            throw ValidationError("--ranks must be comma-separated integers between 1 and 256, got '\(ranks)'")
+        }
     }
 
     func run() throws {
         try global.run { console in
-            let n = size
-            // A weight-like matrix: Gaussian with column scales 1/√(j+1), so its
-            // spectrum decays like a trained layer's. Built without any
-            // decomposition, so it is the same on every backend.
-            var w = Matrix<Float>.random(rows: n, columns: n, seed: 1)
-            w.scaleColumns(by: (0..<n).map { 1 / Float($0 + 1).squareRoot() })
-            let x = Matrix<Float>.random(rows: 2 * n, columns: n, seed: 3)
-            let covariance = x.gram()
-            console.progress("example: \(n)×\(n) Float weight with graded columns, Gram of \(2 * n) tokens; backends: \(Backend.available.map(\.rawValue).joined(separator: ", "))")
-
-            struct Row { let name: String; var seconds: [Backend: Double] = [:]; var check: [Backend: Double] = [:] }
-            var rows: [Row] = []
-            func measure(_ name: String, _ body: () throws -> Double) rethrows {
-                var row = Row(name: name)
-                for backend in Backend.available {
-                    let start = ContinuousClock.now
-                    let check = try Backend.withCurrent(backend, body)
-                    row.seconds[backend] = secondsSince(start)
-                    row.check[backend] = check
-                }
-                rows.append(row)
-                console.detail("\(name) done")
+            let model = SyntheticModel(blocks: blocks)
+            let demo = CompensationDemo(model: model, bits: bits, groupSize: 64, ranks: rankList)
+            let start = ContinuousClock.now
+            console.progress("Built-in model: \(blocks) Llama-shaped blocks (hidden \(model.hidden), MLP \(model.intermediate)), "
+                             + "\(model.layers.count) linear layers, \(model.tokens) calibration tokens with outlier channels")
+            console.progress("\(bits)-bit RTN (group 64), then plain SVD and EoRA compensation at ranks \(ranks), backend \(Backend.current)")
+            let result = try demo.run { report in
+                let largest = rankList.max()!
+                let svd = report.residualAtLargestRank[.svd] ?? 0, eora = report.residualAtLargestRank[.eora] ?? 0
+                console.progress(String(format: "[%2d/%d] %@  %dx%d  RTN err %.4f  residual at r=%d: SVD %.3f  EoRA %.3f",
+                                        report.index + 1, report.count, report.layer.name, report.layer.out, report.layer.inFeatures,
+                                        report.quantizationError, largest, svd, eora))
             }
-            let wNorm = Double(w.frobeniusNorm())
-            measure("GEMM W·W") { Double(distance(w * w, reference: w, w)) / (wNorm * wNorm) }
-            try measure("SVD") { let s = try w.svd(); return Double((s.reconstructed() - w).frobeniusNorm()) / wNorm }
-            try measure("singular values") { Double(try w.singularValues()[0]) }
-            try measure("eigen (Gram)") {
-                let e = try covariance.symmetricEigen()
-                var ql = e.vectors
-                ql.scaleColumns(by: e.values)
-                return Double((covariance * e.vectors - ql).frobeniusNorm() / covariance.frobeniusNorm())
+            let weightParameters = model.layers.map { $0.out * $0.inFeatures }.reduce(0, +)
+            var lines = ["", "method     rank   activation error   adapter (F32)          time"]
+            for row in result.rows {
+                let size = row.adapterParameters == 0 ? "—" : String(format: "%.2f MB (%.1f%%)", Double(row.adapterParameters * 4) / 1e6,
+                                                                 100 * Double(row.adapterParameters) / Double(weightParameters))
+                lines.append(String(format: "%@ %@ %@ %@ %@", row.method.rawValue.padding(10), (row.rank == 0 ? "—" : "\(row.rank)").padding(6),
+                                    String(format: "%.4f", row.activationError).padding(18), size.padding(22),
+                                    row.method == .quantizedOnly ? String(format: "%.2f s", result.quantizationSeconds) : String(format: "%.2f s", row.seconds)))
             }
-            try measure("Cholesky (Gram)") {
-                let l = try covariance.cholesky()
-                return Double((Matrix.product(l, .none, l, .transposed) - covariance).frobeniusNorm() / covariance.frobeniusNorm())
-            }
-            try measure("QR") { let f = try w.qr(); return Double((f.q * f.r - w).frobeniusNorm()) / wNorm }
-            try measure("randomized SVD r=32") {
-                let s = try w.randomizedSVD(rank: 32)
-                return Double((s.reconstructed() - w).frobeniusNorm()) / wNorm
-            }
-
-            let backends = Backend.available
-            var table = ["operation".padding(22) + backends.map { "\($0.rawValue) s".padding(12) + "check".padding(11) }.joined()]
-            if backends.count == 2 { table[0] += "native/openblas" }
-            for row in rows {
-                var line = row.name.padding(22)
-                for b in backends { line += (row.seconds[b] ?? 0).formatted(4).padding(12) + scientific(row.check[b] ?? 0).padding(11) }
-                if backends.count == 2, let o = row.seconds[.openBLAS], let nat = row.seconds[.native], o > 0 {
-                    line += "\((nat / o).formatted(1))×"
-                }
-                table.append(line)
-            }
-            console.output(table.joined(separator: "\n"))
-            console.output("check: relative residual (reconstruction, S Q − Q Λ, L Lᵀ − S, QR − A) or σ₁; both backends should agree.")
+            lines.append("")
+            lines.append("activation error: ‖(W − Ŵ − BA) X‖ / ‖W X‖ over all layers, X the calibration inputs.")
+            console.output(lines.joined(separator: "\n"))
             try console.emitJSON([
-                "size": n,
-                "backends": backends.map(\.rawValue),
-                "rows": rows.map { row in
-                    ["operation": row.name,
-                     "seconds": Dictionary(uniqueKeysWithValues: row.seconds.map { ($0.key.rawValue, $0.value) }),
-                     "check": Dictionary(uniqueKeysWithValues: row.check.map { ($0.key.rawValue, $0.value) })] as [String: Any]
-                },
+                "model": ["blocks": blocks, "hidden": model.hidden, "intermediate": model.intermediate, "tokens": model.tokens],
+                "bits": bits,
+                "rows": result.rows.map { ["method": $0.method.rawValue, "rank": $0.rank, "activation_error": $0.activationError,
+                                            "adapter_parameters": $0.adapterParameters, "seconds": $0.seconds] as [String: Any] },
             ])
+            console.progress(String(format: "done in %.1f s", secondsSince(start)))
         }
     }
 }
-
-/// ‖A·B − reference‖ relative scale for the GEMM row: the product against a
-/// Double-precision product of the same Float inputs.
-private func distance(_ product: Matrix<Float>, reference a: Matrix<Float>, _ b: Matrix<Float>) -> Float {
-    let exact = Backend.withCurrent(.native) { a.converted(to: Double.self) * b.converted(to: Double.self) }
-    return Float((product.converted(to: Double.self) - exact).frobeniusNorm())
-}
-
-private func scientific(_ x: Double) -> String { String(format: "%.2e", x) }
 
 extension String {
     func padding(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
