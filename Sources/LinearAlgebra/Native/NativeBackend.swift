@@ -1,27 +1,59 @@
-// Placeholder: the native backend is being written (see Native/).
+/// The pure-Swift backend: no C, no BLAS. One file per verb beside this one;
+/// every kernel is generic over `Scalar` and runtime-specialised for Float
+/// and Double (`@_specialize`), so the loops run on concrete types.
+///
+/// | verb | algorithm |
+/// |---|---|
+/// | gemm | packed panels, 6×8 SIMD register tile, cache blocking, rows of C split across threads |
+/// | svd | one-sided Jacobi (Hestenes) on the shorter side, after a QR for tall inputs |
+/// | symmetric eigen | Householder tridiagonalisation + implicit QL with Wilkinson shifts |
+/// | cholesky | row-oriented Cholesky–Crout (contiguous dot products) |
+/// | qr | Householder on the transpose (reflectors act on contiguous rows) |
+/// | solve | LU with partial pivoting, row-oriented elimination |
+/// | triangular solve | row-oriented substitution for every side/triangle/transpose |
 enum NativeBackend: BackendKernels {
     static func gemm<T: Scalar>(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: T, a: UnsafePointer<T>, lda: Int,
         b: UnsafePointer<T>, ldb: Int,
-        beta: T, c: UnsafeMutablePointer<T>, ldc: Int) {
-        for i in 0..<m {
-            for j in 0..<n {
-                var s: T = 0
-                for p in 0..<k {
-                    let x = transposeA ? a[p * lda + i] : a[i * lda + p]
-                    let y = transposeB ? b[j * ldb + p] : b[p * ldb + j]
-                    s += x * y
-                }
-                c[i * ldc + j] = beta == 0 ? alpha * s : alpha * s + beta * c[i * ldc + j]
-            }
-        }
+        beta: T, c: UnsafeMutablePointer<T>, ldc: Int
+    ) {
+        NativeGEMM.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                            a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     }
-    static func gram<T: Scalar>(_ a: Matrix<T>) -> Matrix<T> { fatalError("native gram: not yet") }
-    static func svd<T: Scalar>(_ a: Matrix<T>, computeVectors: Bool) throws -> SVD<T> { fatalError("native svd: not yet") }
-    static func symmetricEigen<T: Scalar>(_ s: Matrix<T>, computeVectors: Bool) throws -> SymmetricEigen<T> { fatalError("native eigen: not yet") }
-    static func cholesky<T: Scalar>(_ s: Matrix<T>) throws -> Matrix<T> { fatalError("native cholesky: not yet") }
-    static func qr<T: Scalar>(_ a: Matrix<T>) -> QR<T> { fatalError("native qr: not yet") }
-    static func solve<T: Scalar>(_ a: Matrix<T>, _ b: Matrix<T>) throws -> Matrix<T> { fatalError("native solve: not yet") }
-    static func triangularSolve<T: Scalar>(_ t: Matrix<T>, _ b: Matrix<T>, triangle: Triangle, transpose: Bool, side: Side) -> Matrix<T> { fatalError("native trsm: not yet") }
+
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func gram<T: Scalar>(_ a: Matrix<T>) -> Matrix<T> {
+        var g = Matrix.product(a, .transposed, a, .none)
+        let n = g.columns
+        g.withUnsafeMutableBufferPointer { p in
+            for i in 0..<n { for j in 0..<i { p[j * n + i] = p[i * n + j] } }  // exactly symmetric
+        }
+        return g
+    }
+
+    static func svd<T: Scalar>(_ a: Matrix<T>, computeVectors: Bool) throws -> SVD<T> {
+        try NativeSVD.decompose(a, computeVectors: computeVectors)
+    }
+
+    static func symmetricEigen<T: Scalar>(_ s: Matrix<T>, computeVectors: Bool) throws -> SymmetricEigen<T> {
+        try NativeEigen.decompose(s, computeVectors: computeVectors)
+    }
+
+    static func cholesky<T: Scalar>(_ s: Matrix<T>) throws -> Matrix<T> {
+        try NativeCholesky.factor(s)
+    }
+
+    static func qr<T: Scalar>(_ a: Matrix<T>) -> QR<T> {
+        NativeQR.decompose(a)
+    }
+
+    static func solve<T: Scalar>(_ a: Matrix<T>, _ b: Matrix<T>) throws -> Matrix<T> {
+        try NativeLU.solve(a, b)
+    }
+
+    static func triangularSolve<T: Scalar>(_ t: Matrix<T>, _ b: Matrix<T>, triangle: Triangle, transpose: Bool, side: Side) -> Matrix<T> {
+        NativeTriangular.solve(t, b, triangle: triangle, transpose: transpose, side: side)
+    }
 }

@@ -1,0 +1,176 @@
+/// Symmetric eigendecomposition: Householder reduction to tridiagonal form,
+/// then the implicit QL algorithm with Wilkinson-type shifts.
+///
+/// Eigenvectors are accumulated as the rows of Zᵀ, so every Householder
+/// update and every Givens rotation touches contiguous rows. Reads the lower
+/// triangle only. Cost ≈ (4/3)n³ for the reduction plus ≈ 3n³ for vectors.
+enum NativeEigen {
+    static let maxIterationsPerValue = 60
+
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func decompose<T: Scalar>(_ s: Matrix<T>, computeVectors: Bool) throws -> SymmetricEigen<T> {
+        let n = s.rows
+        // Work at unit scale, as LAPACK does, so that neither squares nor the
+        // convergence test meet overflow or subnormal numbers.
+        var scale: T = 0
+        s.withUnsafeBufferPointer { p in
+            for i in 0..<n { for j in 0...i { scale = Swift.max(scale, p[i * n + j].magnitude) } }
+        }
+        if scale == 0 {
+            return SymmetricEigen(values: [T](repeating: 0, count: n), vectors: computeVectors ? .identity(n) : .zeros(rows: 0, columns: 0))
+        }
+        var a = (1 / scale) * s
+        var d = [T](repeating: 0, count: n), e = [T](repeating: 0, count: n)
+        var zt = computeVectors ? Matrix<T>.identity(n) : Matrix<T>.zeros(rows: 0, columns: 0)
+        a.withUnsafeMutableBufferPointer { ap in
+            let m = ap.baseAddress!
+            for i in 0..<n { for j in 0..<i { m[j * n + i] = m[i * n + j] } }   // symmetric from the lower triangle
+            zt.withUnsafeMutableBufferPointer { zp in
+                tridiagonalize(m, n: n, d: &d, e: &e, zt: computeVectors ? zp.baseAddress : nil)
+            }
+        }
+        let converged = zt.withUnsafeMutableBufferPointer { zp in
+            implicitQL(n: n, d: &d, e: &e, zt: computeVectors ? zp.baseAddress : nil)
+        }
+        guard converged else { throw LinearAlgebraError.noConvergence(operation: "symmetricEigen") }
+        let order = d.indices.sorted { d[$0] < d[$1] }
+        let values = order.map { d[$0] * scale }
+        guard computeVectors else { return SymmetricEigen(values: values, vectors: .zeros(rows: 0, columns: 0)) }
+        // Column j of the result is eigenvector order[j]: row order[j] of Zᵀ.
+        var vectors = Matrix<T>.zeros(rows: n, columns: n)
+        zt.withUnsafeBufferPointer { z in
+            vectors.withUnsafeMutableBufferPointer { v in
+                for (j, source) in order.enumerated() {
+                    for i in 0..<n { v[i * n + j] = z[source * n + i] }
+                }
+            }
+        }
+        return SymmetricEigen(values: values, vectors: vectors)
+    }
+
+    /// A ← Qᵀ A Q = tridiag(e, d, e) with Householder reflectors H_k acting on
+    /// indices k+1..<n; when `zt` is given it becomes Qᵀ = H_{n−3}⋯H_0.
+    @inline(__always)
+    static func tridiagonalize<T: Scalar>(_ a: UnsafeMutablePointer<T>, n: Int, d: inout [T], e: inout [T], zt: UnsafeMutablePointer<T>?) {
+        guard n > 0 else { return }
+        var v = [T](repeating: 0, count: n), p = [T](repeating: 0, count: n), w = [T](repeating: 0, count: n)
+        for k in 0..<Swift.max(n - 2, 0) {
+            let size = n - k - 1
+            let x = a + k * n + k + 1                       // row k right of the diagonal = column k below it
+            let (beta, tau) = NativeQR.householder(x, count: size)
+            d[k] = a[k * n + k]
+            e[k] = beta
+            guard tau != 0 else { continue }
+            v[0] = 1
+            for i in 1..<size { v[i] = x[i] }
+            // p = τ A₂₂ v; w = p − (τ/2)(pᵀv) v; A₂₂ ← A₂₂ − v wᵀ − w vᵀ.
+            var pv: T = 0
+            for i in 0..<size {
+                let row = a + (k + 1 + i) * n + k + 1
+                var sum: T = 0
+                for j in 0..<size { sum += row[j] * v[j] }
+                p[i] = tau * sum
+                pv += p[i] * v[i]
+            }
+            let half = tau * pv / 2
+            for i in 0..<size { w[i] = p[i] - half * v[i] }
+            for i in 0..<size {
+                let row = a + (k + 1 + i) * n + k + 1
+                let vi = v[i], wi = w[i]
+                for j in 0..<size { row[j] -= vi * w[j] + wi * v[j] }
+            }
+            if let zt {
+                // Zᵀ ← H_k Zᵀ on rows k+1..<n: u = vᵀ Zᵀ₂, then rows −= τ vᵢ u.
+                var u = [T](repeating: 0, count: n)
+                for i in 0..<size {
+                    let row = zt + (k + 1 + i) * n
+                    let vi = v[i]
+                    for c in 0..<n { u[c] += vi * row[c] }
+                }
+                for i in 0..<size {
+                    let row = zt + (k + 1 + i) * n
+                    let f = tau * v[i]
+                    for c in 0..<n { row[c] -= f * u[c] }
+                }
+            }
+        }
+        if n >= 2 {
+            d[n - 2] = a[(n - 2) * n + n - 2]
+            e[n - 2] = a[(n - 1) * n + n - 2]
+        }
+        d[n - 1] = a[(n - 1) * n + n - 1]
+        e[n - 1] = 0
+    }
+
+    /// Diagonalises tridiag(e, d, e) by implicit QL sweeps; rotations are
+    /// applied to the rows of Zᵀ. Returns false if some eigenvalue needed more
+    /// than `maxIterationsPerValue` sweeps.
+    @inline(__always)
+    static func implicitQL<T: Scalar>(n: Int, d: inout [T], e: inout [T], zt: UnsafeMutablePointer<T>?) -> Bool {
+        let eps = T.ulpOfOne
+        for l in 0..<n {
+            var iterations = 0
+            while true {
+                var m = l
+                while m < n - 1 {
+                    let scale = d[m].magnitude + d[m + 1].magnitude
+                    if e[m].magnitude <= eps * scale || e[m] == 0 { break }
+                    m += 1
+                }
+                if m == l { break }
+                iterations += 1
+                if iterations > maxIterationsPerValue { return false }
+                // Shift from the leading 2×2 block, chased from the bottom up.
+                var g = (d[l + 1] - d[l]) / (2 * e[l])
+                var r = hypot(g, 1)
+                g = d[m] - d[l] + e[l] / (g + (g >= 0 ? r : -r))
+                var s: T = 1, c: T = 1, p: T = 0
+                var i = m - 1
+                var deflated = false
+                while i >= l {
+                    let f = s * e[i], b = c * e[i]
+                    r = hypot(f, g)
+                    e[i + 1] = r
+                    if r == 0 {
+                        d[i + 1] -= p
+                        e[m] = 0
+                        deflated = true
+                        break
+                    }
+                    s = f / r
+                    c = g / r
+                    g = d[i + 1] - p
+                    r = (d[i] - g) * s + 2 * c * b
+                    p = s * r
+                    d[i + 1] = g + p
+                    g = c * r - b
+                    if let zt {
+                        let upper = zt + i * n, lower = zt + (i + 1) * n
+                        for k in 0..<n {
+                            let t = lower[k]
+                            lower[k] = s * upper[k] + c * t
+                            upper[k] = c * upper[k] - s * t
+                        }
+                    }
+                    i -= 1
+                }
+                if deflated { continue }
+                d[l] -= p
+                e[l] = g
+                e[m] = 0
+            }
+        }
+        return true
+    }
+
+    /// sqrt(a² + b²) without overflow or harmful underflow.
+    @inline(__always)
+    static func hypot<T: Scalar>(_ a: T, _ b: T) -> T {
+        let x = a.magnitude, y = b.magnitude
+        let big = Swift.max(x, y), small = Swift.min(x, y)
+        if big == 0 { return 0 }
+        let ratio = small / big
+        return big * (1 + ratio * ratio).squareRoot()
+    }
+}
