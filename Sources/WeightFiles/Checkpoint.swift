@@ -1,0 +1,123 @@
+import Foundation
+import LinearAlgebra
+
+/// A model stored as one safetensors file or as shards: `path` may be a
+/// `.safetensors` file, a `*.safetensors.index.json` (with `weight_map`), or
+/// a folder holding either. All shards read as one set of tensors.
+public final class Checkpoint: @unchecked Sendable {
+    /// What the caller named.
+    public let url: URL
+    /// The shard files, in name order.
+    public let files: [SafetensorsFile]
+    /// Tensor names across all shards, sorted.
+    public let tensorNames: [String]
+    private let owner: [String: SafetensorsFile]
+
+    public init(path url: URL) throws {
+        self.url = url
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else {
+            throw CheckpointError.notFound(url.path)
+        }
+        var indexURL: URL?
+        var single: URL?
+        if isFolder.boolValue {
+            let contents = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+            let indexes = contents.filter { $0.hasSuffix(".safetensors.index.json") }.sorted()
+            let tensors = contents.filter { $0.hasSuffix(".safetensors") && !$0.hasPrefix(".") }.sorted()
+            if indexes.count == 1 {
+                indexURL = url.appendingPathComponent(indexes[0])
+            } else if indexes.count > 1 {
+                throw CheckpointError.ambiguous(url.path, indexes)
+            } else if tensors.count == 1 {
+                single = url.appendingPathComponent(tensors[0])
+            } else if tensors.isEmpty {
+                throw CheckpointError.noSafetensors(url.path)
+            } else {
+                throw CheckpointError.ambiguous(url.path, tensors)
+            }
+        } else if url.lastPathComponent.hasSuffix(".json") {
+            indexURL = url
+        } else {
+            single = url
+        }
+        if let single {
+            let file = try SafetensorsFile(contentsOf: single)
+            files = [file]
+            owner = Dictionary(uniqueKeysWithValues: file.tensorNames.map { ($0, file) })
+        } else {
+            let index = indexURL!
+            let data: Data
+            do { data = try Data(contentsOf: index) } catch { throw CheckpointError.badIndex(index.path, "cannot read it") }
+            guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let map = json["weight_map"] as? [String: String] else {
+                throw CheckpointError.badIndex(index.path, "no \"weight_map\" object mapping tensor names to shard files")
+            }
+            let folder = index.deletingLastPathComponent()
+            var opened: [String: SafetensorsFile] = [:]
+            for shard in Set(map.values).sorted() {
+                let shardURL = folder.appendingPathComponent(shard)
+                guard FileManager.default.fileExists(atPath: shardURL.path) else { throw CheckpointError.missingShard(index.path, shard) }
+                opened[shard] = try SafetensorsFile(contentsOf: shardURL)
+            }
+            var owner: [String: SafetensorsFile] = [:]
+            for (name, shard) in map {
+                let file = opened[shard]!
+                guard file[name] != nil else { throw CheckpointError.tensorNotInShard(index.path, name, shard) }
+                owner[name] = file
+            }
+            self.owner = owner
+            files = opened.keys.sorted().map { opened[$0]! }
+        }
+        tensorNames = owner.keys.sorted()
+    }
+
+    public convenience init(path: String) throws { try self.init(path: URL(fileURLWithPath: path)) }
+
+    public subscript(name: String) -> TensorInfo? { owner[name]?[name] }
+
+    /// The shard holding a tensor.
+    public func file(holding name: String) -> SafetensorsFile? { owner[name] }
+
+    /// `__metadata__` of the first shard.
+    public var metadata: [String: String] { files.first?.metadata ?? [:] }
+
+    public func matrix<T: Scalar>(_ name: String, as type: T.Type = T.self) throws -> Matrix<T> {
+        guard let file = owner[name] else { throw SafetensorsError(file: url.path, tensor: name, rule: .noSuchTensor) }
+        return try file.matrix(name)
+    }
+
+    public func array<T: Scalar>(_ name: String, as type: T.Type = T.self) throws -> [T] {
+        guard let file = owner[name] else { throw SafetensorsError(file: url.path, tensor: name, rule: .noSuchTensor) }
+        return try file.array(name)
+    }
+
+    public func rawBytes(_ name: String) throws -> UnsafeRawBufferPointer {
+        guard let file = owner[name] else { throw SafetensorsError(file: url.path, tensor: name, rule: .noSuchTensor) }
+        return try file.rawBytes(name)
+    }
+
+    /// Every file path this checkpoint reads (for refusing to overwrite inputs).
+    public var inputURLs: [URL] { files.map(\.url) + [url] }
+}
+
+/// A checkpoint path that does not lead to a usable set of tensors.
+public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible {
+    case notFound(String)
+    case noSafetensors(String)
+    case ambiguous(String, [String])
+    case badIndex(String, String)
+    case missingShard(String, String)
+    case tensorNotInShard(String, String, String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let p): return "\(p): no such file or folder"
+        case .noSafetensors(let p): return "\(p): no .safetensors file or index in this folder"
+        case .ambiguous(let p, let names): return "\(p): several candidates (\(names.prefix(4).joined(separator: ", "))); name the file or the index"
+        case .badIndex(let p, let why): return "\(p): not a usable safetensors index: \(why)"
+        case .missingShard(let p, let shard): return "\(p): shard '\(shard)' named in the index does not exist"
+        case .tensorNotInShard(let p, let t, let shard): return "\(p): tensor '\(t)' is mapped to '\(shard)' but that shard does not hold it"
+        }
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import LinearAlgebra
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where one tensor lives and what it holds.
+public struct TensorInfo: Sendable, Equatable {
+    public var name: String
+    public var dtype: DType
+    public var shape: [Int]
+    /// Byte range relative to the start of the data buffer.
+    public var dataOffsets: Range<Int>
+
+    /// Number of elements (1 for a scalar, 0 for an empty tensor).
+    public var elementCount: Int { shape.reduce(1, *) }
+    public var byteCount: Int { dataOffsets.count }
+    /// 2-D floating point: a weight matrix.
+    public var isMatrix: Bool { shape.count == 2 && dtype.isFloatingPoint }
+}
+
+/// A memory-mapped safetensors file, validated on open.
+///
+/// The file is never read whole: `init` maps it and parses only the header;
+/// tensor data is read from the mapping on demand, so peak memory follows the
+/// tensors actually converted. Every rule of spec/formats.md is checked on
+/// open and a violation throws `SafetensorsError` naming the file, the tensor
+/// and the rule.
+public final class SafetensorsFile: @unchecked Sendable {
+    public let url: URL
+    /// Tensor names in sorted order.
+    public let tensorNames: [String]
+    /// `__metadata__` (string to string).
+    public let metadata: [String: String]
+    /// Total size of the file in bytes.
+    public let fileSize: Int
+    private let infos: [String: TensorInfo]
+    private let base: UnsafeRawPointer?
+    private let dataStart: Int
+
+    public init(contentsOf url: URL) throws {
+        self.url = url
+        let path = url.path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw SafetensorsError(file: path, rule: .cannotOpen(String(cString: strerror(errno)))) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SafetensorsError(file: path, rule: .cannotOpen(String(cString: strerror(errno)))) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw SafetensorsError(file: path, rule: .cannotOpen("not a regular file")) }
+        let size = Int(st.st_size)
+        fileSize = size
+        guard size >= 8 else {
+            let head = size > 0 ? (try? Data(contentsOf: url)) ?? Data() : Data()
+            throw SafetensorsError(file: path, rule: Self.hint(head) ?? .tooShort(bytes: size))
+        }
+        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
+            throw SafetensorsError(file: path, rule: .cannotOpen("mmap failed: \(String(cString: strerror(errno)))"))
+        }
+        let pointer = UnsafeRawPointer(mapped)
+        do {
+            let parsed = try Self.parseHeader(pointer, size: size, path: path)
+            base = pointer
+            infos = parsed.infos
+            metadata = parsed.metadata
+            dataStart = parsed.dataStart
+            tensorNames = parsed.infos.keys.sorted()
+        } catch {
+            munmap(mapped, size)
+            throw error
+        }
+    }
+
+    deinit {
+        if let base { munmap(UnsafeMutableRawPointer(mutating: base), fileSize) }
+    }
+
+    /// The tensor's dtype, shape and byte range, or nil.
+    public subscript(name: String) -> TensorInfo? { infos[name] }
+
+    /// The tensor's raw little-endian bytes, valid while this object lives.
+    public func rawBytes(_ name: String) throws -> UnsafeRawBufferPointer {
+        guard let info = infos[name] else { throw SafetensorsError(file: url.path, tensor: name, rule: .noSuchTensor) }
+        return UnsafeRawBufferPointer(start: base! + dataStart + info.dataOffsets.lowerBound, count: info.byteCount)
+    }
+
+    /// Any-rank floating tensor, flattened in row-major order and converted
+    /// to `T` (F16/BF16/F32/F64 → Float or Double; exact when widening).
+    public func array<T: Scalar>(_ name: String, as type: T.Type = T.self) throws -> [T] {
+        guard let info = infos[name] else { throw SafetensorsError(file: url.path, tensor: name, rule: .noSuchTensor) }
+        guard info.dtype.isFloatingPoint else { throw SafetensorsError(file: url.path, tensor: name, rule: .notFloatingPoint(info.dtype)) }
+        return ElementConversion.decode(try rawBytes(name), dtype: info.dtype, count: info.elementCount)
+    }
+
+    /// A 2-D floating tensor as a matrix (a 1-D tensor becomes a 1×n row).
+    public func matrix<T: Scalar>(_ name: String, as type: T.Type = T.self) throws -> Matrix<T> {
+        guard let info = infos[name] else { throw SafetensorsError(file: url.path, tensor: name, rule: .noSuchTensor) }
+        guard info.shape.count == 1 || info.shape.count == 2 else {
+            throw SafetensorsError(file: url.path, tensor: name, rule: .wrongRank(info.shape.count))
+        }
+        let values: [T] = try array(name)
+        let (rows, columns) = info.shape.count == 2 ? (info.shape[0], info.shape[1]) : (1, info.shape[0])
+        return Matrix(rows: rows, columns: columns, elements: values)
+    }
+
+    // MARK: Validation
+
+    private static func hint(_ head: Data) -> SafetensorsError.Rule? {
+        let prefix = String(decoding: head.prefix(64), as: UTF8.self).lowercased()
+        if prefix.hasPrefix("version https://git-lfs") { return .gitLFSPointer }
+        let trimmed = prefix.drop { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\t" }
+        if trimmed.hasPrefix("<!doctype html") || trimmed.hasPrefix("<html") { return .htmlPage }
+        return nil
+    }
+
+    private static func parseHeader(_ p: UnsafeRawPointer, size: Int, path: String)
+        throws -> (infos: [String: TensorInfo], metadata: [String: String], dataStart: Int) {
+        let length = p.loadUnaligned(as: UInt64.self).littleEndian
+        let headBytes = Data(bytes: p, count: Swift.min(size, 64))
+        guard length <= 100_000_000 else {
+            throw SafetensorsError(file: path, rule: hint(headBytes) ?? .headerTooLarge(length: length))
+        }
+        guard 8 + Int(length) <= size else {
+            throw SafetensorsError(file: path, rule: hint(headBytes) ?? .headerPastEnd(length: length, fileSize: size))
+        }
+        let header = Array(UnsafeRawBufferPointer(start: p + 8, count: Int(length)))
+        guard String(validating: header, as: UTF8.self) != nil else { throw SafetensorsError(file: path, rule: .notUTF8) }
+        let json: JSONValue
+        do { json = try HeaderJSONParser.parse(header) } catch HeaderJSONParser.Failure.duplicateKey(let key) {
+            throw SafetensorsError(file: path, rule: .duplicateKey(key))
+        } catch HeaderJSONParser.Failure.syntax(let why) {
+            throw SafetensorsError(file: path, rule: .invalidJSON(why))
+        }
+        guard case .object(let members) = json else { throw SafetensorsError(file: path, rule: .notAnObject) }
+        let dataStart = 8 + Int(length)
+        let bufferSize = size - dataStart
+        var infos: [String: TensorInfo] = [:]
+        var metadata: [String: String] = [:]
+        for (key, value) in members {
+            if key == "__metadata__" {
+                guard case .object(let entries) = value else { throw SafetensorsError(file: path, rule: .invalidEntry("__metadata__ is not an object")) }
+                for (k, v) in entries {
+                    guard case .string(let s) = v else { throw SafetensorsError(file: path, rule: .metadataNotString(key: k)) }
+                    metadata[k] = s
+                }
+                continue
+            }
+            infos[key] = try tensorInfo(key, value, path: path)
+        }
+        // Coverage: sorted by offset, the tensors must tile [0, bufferSize) exactly.
+        var expected = 0
+        for info in infos.values.sorted(by: { ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound) < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound) }) {
+            let range = info.dataOffsets
+            guard range.upperBound <= bufferSize else {
+                throw SafetensorsError(file: path, tensor: info.name, rule: .pastEnd(end: range.upperBound, bufferSize: bufferSize))
+            }
+            if range.isEmpty && range.lowerBound <= expected { continue }
+            if range.lowerBound < expected { throw SafetensorsError(file: path, tensor: info.name, rule: .overlap) }
+            if range.lowerBound > expected {
+                throw SafetensorsError(file: path, tensor: info.name, rule: .gap(expected: expected, found: range.lowerBound))
+            }
+            expected = range.upperBound
+        }
+        if expected < bufferSize { throw SafetensorsError(file: path, rule: .trailingBytes(bufferSize - expected)) }
+        return (infos, metadata, dataStart)
+    }
+
+    private static func tensorInfo(_ name: String, _ value: JSONValue, path: String) throws -> TensorInfo {
+        func fail(_ rule: SafetensorsError.Rule) -> SafetensorsError { SafetensorsError(file: path, tensor: name, rule: rule) }
+        guard case .object(let fields) = value else { throw fail(.invalidEntry("not an object")) }
+        let lookup = Dictionary(fields.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        guard case .string(let dtypeName)? = lookup["dtype"] else { throw fail(.invalidEntry("missing or non-string \"dtype\"")) }
+        guard let dtype = DType(rawValue: dtypeName) else { throw fail(.unknownDType(dtypeName)) }
+        guard case .array(let dims)? = lookup["shape"] else { throw fail(.invalidShape("missing or not an array")) }
+        var shape: [Int] = []
+        for d in dims {
+            guard case .integer(let v) = d else { throw fail(.invalidShape("dimension \(d) is not an integer")) }
+            guard v >= 0 else { throw fail(.invalidShape("negative dimension \(v)")) }
+            guard v <= Int64(Int.max) else { throw fail(.sizeOverflow) }
+            shape.append(Int(v))
+        }
+        guard case .array(let offsets)? = lookup["data_offsets"], offsets.count == 2,
+              case .integer(let begin) = offsets[0], case .integer(let end) = offsets[1], begin >= 0, end >= begin else {
+            throw fail(.invalidEntry("data_offsets must be two integers [begin, end] with 0 ≤ begin ≤ end"))
+        }
+        var count = 1
+        for d in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow else { throw fail(.sizeOverflow) }
+            count = product
+        }
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.size)
+        guard !overflow else { throw fail(.sizeOverflow) }
+        guard Int(end - begin) == bytes else { throw fail(.sizeMismatch(expected: bytes, actual: Int(end - begin))) }
+        return TensorInfo(name: name, dtype: dtype, shape: shape, dataOffsets: Int(begin)..<Int(end))
+    }
+}
