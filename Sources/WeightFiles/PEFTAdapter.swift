@@ -1,0 +1,160 @@
+import Foundation
+import LinearAlgebra
+
+/// A PEFT LoRA adapter folder: `adapter_model.safetensors` with
+/// `base_model.model.M.lora_A.weight` `[r, in]` and `…lora_B.weight` `[out, r]`
+/// per module M, and `adapter_config.json` (spec/formats.md). The update is
+/// ΔW = s·B·A with s = lora_alpha / r (or / √r with rsLoRA).
+///
+/// Written streaming: `add(module:a:b:)` checks the module against the base
+/// model and spools its factors; `finish()` writes both files atomically.
+public final class PEFTAdapterWriter {
+    public struct Configuration: Sendable {
+        /// The adapter's r (modules with another rank go to `rank_pattern`).
+        public var rank: Int
+        /// lora_alpha (compensation and extraction use α = r, so s = 1).
+        public var alpha: Double
+        public var useRSLoRA: Bool
+        /// `base_model_name_or_path`.
+        public var baseModel: String
+        public var taskType: String?
+        /// `init_lora_weights` (PEFT's default is true).
+        public var initLoRAWeights: String
+        /// Stored dtype of the factors (default F32).
+        public var dtype: DType
+
+        public init(rank: Int, alpha: Double, useRSLoRA: Bool = false, baseModel: String, taskType: String? = nil,
+                    initLoRAWeights: String = "true", dtype: DType = .f32) {
+            self.rank = rank
+            self.alpha = alpha
+            self.useRSLoRA = useRSLoRA
+            self.baseModel = baseModel
+            self.taskType = taskType
+            self.initLoRAWeights = initLoRAWeights
+            self.dtype = dtype
+        }
+    }
+
+    public let directory: URL
+    public let configuration: Configuration
+    private let base: Checkpoint?
+    private let tensors: SafetensorsWriter
+    private var modules: [(name: String, rank: Int)] = []
+    private let createdDirectory: Bool
+    private var finished = false
+
+    /// - Parameter base: when given, every module must exist in it as
+    ///   `M.weight` with shape [B.rows, A.columns].
+    public init(directory: URL, configuration: Configuration, base: Checkpoint?, protecting inputs: [URL] = []) throws {
+        var isFolder: ObjCBool = false
+        createdDirectory = !FileManager.default.fileExists(atPath: directory.path, isDirectory: &isFolder)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        self.directory = directory
+        self.configuration = configuration
+        self.base = base
+        tensors = try SafetensorsWriter(url: directory.appendingPathComponent("adapter_model.safetensors"), protecting: inputs)
+    }
+
+    /// Adds module M (the path without `.weight`) with A `[r, in]` and B `[out, r]`.
+    public func add<T: Scalar>(module: String, a: Matrix<T>, b: Matrix<T>) throws {
+        guard a.rows == b.columns else {
+            throw AdapterError.shapeMismatch(module: module, detail: "A is \(a.rows)×\(a.columns) but B is \(b.rows)×\(b.columns)")
+        }
+        if let base {
+            guard let info = base["\(module).weight"] else { throw AdapterError.moduleNotInBase(module: module, base: base.url.path) }
+            guard info.shape == [b.rows, a.columns] else {
+                throw AdapterError.shapeMismatch(module: module, detail: "the base weight is \(info.shape.map(String.init).joined(separator: "×")), the adapter needs \(b.rows)×\(a.columns)")
+            }
+        }
+        try tensors.add(name: "base_model.model.\(module).lora_A.weight", matrix: a, dtype: configuration.dtype)
+        try tensors.add(name: "base_model.model.\(module).lora_B.weight", matrix: b, dtype: configuration.dtype)
+        modules.append((module, a.rows))
+    }
+
+    public var moduleCount: Int { modules.count }
+
+    /// Writes `adapter_config.json` and `adapter_model.safetensors`.
+    public func finish(metadata: [String: String] = [:]) throws {
+        let c = configuration
+        var config: [String: Any] = [
+            "peft_type": "LORA",
+            "r": c.rank,
+            "lora_alpha": c.alpha == c.alpha.rounded() ? Int(c.alpha) as Any : c.alpha as Any,
+            "target_modules": modules.map(\.name).sorted(),
+            "bias": "none",
+            "lora_dropout": 0.0,
+            "fan_in_fan_out": false,
+            "use_rslora": c.useRSLoRA,
+            "init_lora_weights": c.initLoRAWeights == "true" ? true as Any : (c.initLoRAWeights == "false" ? false as Any : c.initLoRAWeights as Any),
+            "task_type": c.taskType as Any? ?? NSNull(),
+            "base_model_name_or_path": c.baseModel,
+            "inference_mode": true,
+            "modules_to_save": NSNull(),
+        ]
+        let others = modules.filter { $0.rank != c.rank }
+        config["rank_pattern"] = Dictionary(uniqueKeysWithValues: others.map { ($0.name, $0.rank) })
+        // Keep s = α/r per module for compensation adapters (α = r): a module of rank r′ gets α′ = r′·α/r.
+        config["alpha_pattern"] = Dictionary(uniqueKeysWithValues: others.map { ($0.name, Double($0.rank) * c.alpha / Double(c.rank)) })
+        let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+        try tensors.finish(metadata: metadata)
+        let file = try AtomicFile(destination: directory.appendingPathComponent("adapter_config.json"))
+        try file.write(Array(json) + [0x0A])
+        try file.commit()
+        finished = true
+    }
+
+    /// Abandons the adapter: temporary files go, and so does the folder if
+    /// this writer created it and it is empty.
+    public func cancel() {
+        guard !finished else { return }
+        finished = true
+        tensors.cancel()
+        if createdDirectory, (try? FileManager.default.contentsOfDirectory(atPath: directory.path))?.isEmpty == true {
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+
+    deinit { cancel() }
+}
+
+/// A PEFT adapter read back (for checks and tests).
+public struct PEFTAdapter {
+    public var config: [String: Any]
+    public var file: SafetensorsFile
+
+    public init(directory: URL) throws {
+        let configURL = directory.appendingPathComponent("adapter_config.json")
+        guard let data = try? Data(contentsOf: configURL),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw AdapterError.badConfig(configURL.path)
+        }
+        config = json
+        file = try SafetensorsFile(contentsOf: directory.appendingPathComponent("adapter_model.safetensors"))
+    }
+
+    /// Module paths in the adapter.
+    public var modules: [String] {
+        file.tensorNames.compactMap { name in
+            guard name.hasPrefix("base_model.model."), name.hasSuffix(".lora_A.weight") else { return nil }
+            return String(name.dropFirst("base_model.model.".count).dropLast(".lora_A.weight".count))
+        }
+    }
+
+    public func factors<T: Scalar>(_ module: String, as type: T.Type = T.self) throws -> (a: Matrix<T>, b: Matrix<T>) {
+        (try file.matrix("base_model.model.\(module).lora_A.weight"), try file.matrix("base_model.model.\(module).lora_B.weight"))
+    }
+}
+
+public enum AdapterError: Error, Equatable, Sendable, CustomStringConvertible {
+    case moduleNotInBase(module: String, base: String)
+    case shapeMismatch(module: String, detail: String)
+    case badConfig(String)
+
+    public var description: String {
+        switch self {
+        case .moduleNotInBase(let m, let base): return "adapter module '\(m)': the base model \(base) has no tensor '\(m).weight'"
+        case .shapeMismatch(let m, let detail): return "adapter module '\(m)': \(detail)"
+        case .badConfig(let path): return "\(path): missing or not a JSON object"
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import LinearAlgebra
+import WeightFiles
+
+/// `rankwise convert MODEL --dtype bf16 -o OUT.safetensors`: floating tensors
+/// re-encoded (round to nearest even), integer and bool tensors copied as is;
+/// one tensor in memory at a time.
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Convert a model's floating tensors to another dtype.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "A .safetensors file, a sharded index (.json), or a folder holding one.")
+    var model: String
+
+    @Option(help: "Target dtype for floating tensors: f32, f16, bf16 or f64.")
+    var dtype: String
+
+    @Option(name: .shortAndLong, help: "The output .safetensors file.")
+    var output: String
+
+    func validate() throws {
+        guard DType(cliName: dtype) != nil else { throw ValidationError("--dtype must be f32, f16, bf16 or f64, got '\(dtype)'") }
+    }
+
+    func run() throws {
+        let target = DType(cliName: dtype)!
+        try global.run { console in
+            let start = ContinuousClock.now
+            let checkpoint = try Checkpoint(path: model)
+            let writer = try SafetensorsWriter(url: URL(fileURLWithPath: output), protecting: checkpoint.inputURLs)
+            let names = checkpoint.tensorNames
+            for (i, name) in names.enumerated() {
+                let info = checkpoint[name]!
+                if !info.dtype.isFloatingPoint || info.dtype == target {
+                    try writer.add(name: name, shape: info.shape, dtype: info.dtype, rawBytes: try checkpoint.rawBytes(name))
+                } else if info.dtype == .f64 || target == .f64 {
+                    try writer.add(name: name, shape: info.shape, array: try checkpoint.array(name, as: Double.self), dtype: target)
+                } else {
+                    try writer.add(name: name, shape: info.shape, array: try checkpoint.array(name, as: Float.self), dtype: target)
+                }
+                console.detail(String(format: "[%3d/%d] %@  %@ -> %@", i + 1, names.count, name, info.dtype.rawValue,
+                                      info.dtype.isFloatingPoint ? target.rawValue : info.dtype.rawValue))
+            }
+            var metadata = checkpoint.metadata
+            metadata["rankwise.converted_from"] = model
+            try writer.finish(metadata: metadata)
+            let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
+            console.progress(String(format: "wrote %@: %d tensors, %@, %.1f s", output, names.count, formatBytes(size), secondsSince(start)))
+            try console.emitJSON(["output": output, "tensors": names.count, "bytes": size, "dtype": target.rawValue])
+        }
+    }
+}
