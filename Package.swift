@@ -70,6 +70,7 @@ let package = Package(
         .testTarget(name: "WeightFilesTests", dependencies: ["WeightFiles"]),
         .testTarget(name: "LowRankTests", dependencies: ["LowRank"]),
         .testTarget(name: "MergingTests", dependencies: ["Merging"]),
+        .testTarget(name: "CLITests", dependencies: ["rankwise", "WeightFiles", "LowRank"]),
         .testTarget(
             name: "KernelRegressionTests",
             dependencies: ["KernelRegression"],

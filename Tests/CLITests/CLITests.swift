@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+import LinearAlgebra
+import LowRank
+import WeightFiles
+
+/// Runs the built `rankwise` (next to this test bundle) and captures its output.
+struct Run {
+    var status: Int32, stdout: String, stderr: String
+
+    static let binary: URL = {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        return bundle.appendingPathComponent("rankwise")
+    }()
+
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    init(_ arguments: [String], in folder: URL) throws {
+        let process = Process()
+        process.executableURL = Run.binary
+        process.arguments = arguments
+        process.currentDirectoryURL = folder
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile(), errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        status = process.terminationStatus
+        stdout = String(decoding: outData, as: UTF8.self)
+        stderr = String(decoding: errData, as: UTF8.self)
+    }
+}
+
+func fixture(_ name: String) -> String { Run.fixtures.appendingPathComponent(name).path }
+
+func scratch() -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("rankwise-cli-\(UUID().uuidString)")
+    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+@Suite("rankwise end to end", .serialized)
+struct CLITests {
+    @Test("inspect: table, totals, --json; sharded folders")
+    func inspect() throws {
+        let dir = scratch()
+        let table = try Run(["inspect", fixture("tiny_model.safetensors")], in: dir)
+        #expect(table.status == 0)
+        #expect(table.stdout.contains("model.layers.0.mlp.up_proj.weight") && table.stdout.contains("BF16  16 tensors"))
+        let json = try Run(["inspect", fixture("tiny_sharded"), "--json"], in: dir)
+        #expect(json.status == 0)
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [String: Any]
+        #expect(object["parameters"] as? Int == 5688 && (object["files"] as! [String]).count == 2)
+    }
+
+    @Test("convert to bf16 reads back; numpy-written values are exact")
+    func convert() throws {
+        let dir = scratch()
+        let run = try Run(["convert", fixture("tiny_model.safetensors"), "--dtype", "f32", "-o", "f32.safetensors"], in: dir)
+        #expect(run.status == 0, "\(run.stderr)")
+        let original = try Checkpoint(path: fixture("tiny_model.safetensors")), converted = try SafetensorsFile(contentsOf: dir.appendingPathComponent("f32.safetensors"))
+        #expect(converted["model.layers.0.mlp.up_proj.weight"]?.dtype == .f32 && converted["model.position_ids"]?.dtype == .i64)
+        // BF16 → F32 is exact.
+        #expect(try converted.matrix("model.layers.1.mlp.down_proj.weight", as: Float.self) == original.matrix("model.layers.1.mlp.down_proj.weight", as: Float.self))
+        #expect(Array(try converted.rawBytes("model.position_ids").bindMemory(to: Int64.self)) == Array(0..<8))
+    }
+
+    @Test("compensate: PEFT layout, config, report; Ŵ + BA reduces the activation error as reported")
+    func compensate() throws {
+        let dir = scratch()
+        #expect(try Run(["quantize", fixture("tiny_model.safetensors"), "--bits", "3", "--group-size", "8", "-o", "q.safetensors"], in: dir).status == 0)
+        let run = try Run(["compensate", "--original", fixture("tiny_model.safetensors"), "--compressed", "q.safetensors",
+                           "--calib", fixture("tiny_calib.safetensors"), "--rank", "4", "-o", "adapter"], in: dir)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("[  1/14]") && run.stderr.contains("wrote"))
+        let adapter = try PEFTAdapter(directory: dir.appendingPathComponent("adapter"))
+        #expect(adapter.config["peft_type"] as? String == "LORA" && adapter.config["r"] as? Int == 4 && adapter.config["lora_alpha"] as? Int == 4)
+        #expect(adapter.config["bias"] as? String == "none" && adapter.config["fan_in_fan_out"] as? Bool == false && adapter.config["use_rslora"] as? Bool == false)
+        #expect((adapter.config["target_modules"] as! [String]).count == 14 && adapter.modules.count == 14)
+        #expect(adapter.file.tensorNames.contains("base_model.model.model.layers.0.mlp.down_proj.lora_A.weight"))
+        let layer = "model.layers.0.mlp.down_proj"
+        let (a, b) = try adapter.factors(layer, as: Float.self)
+        #expect(a.rows == 4 && a.columns == 24 && b.rows == 16 && b.columns == 4)
+        // Recompute the activation error from the files.
+        let w: Matrix<Float> = try Checkpoint(path: fixture("tiny_model.safetensors")).matrix(layer + ".weight")
+        let q: Matrix<Float> = try Checkpoint(path: dir.appendingPathComponent("q.safetensors")).matrix(layer + ".weight")
+        let c = try CalibrationFile(path: Run.fixtures.appendingPathComponent("tiny_calib.safetensors")).covariance(layer: layer)!.gram
+        let delta = w - q
+        let error = LowRankMetrics.relativeActivationError(delta: delta, factors: LowRankFactors(a: a, b: b), covariance: c)
+        #expect(error < 0.5, "EoRA at r = 4 of 16 removes most of the activation error")
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("adapter/report.json"))) as! [String: Any]
+        let row = (report["layers"] as! [[String: Any]]).first { $0["layer"] as? String == layer }!
+        #expect(abs((row["relative_error"] as! Double) - error) < 1e-3)
+        #expect((row["error_after"] as! Double) < (row["error_before"] as! Double))
+    }
+
+    @Test("lora-ga: base + s·BA equals the original model to BF16 rounding")
+    func loraGA() throws {
+        let dir = scratch()
+        let run = try Run(["lora-ga", "--model", fixture("tiny_model.safetensors"), "--gradients", fixture("tiny_grads.safetensors"),
+                           "--rank", "2", "-o", "ga"], in: dir)
+        #expect(run.status == 0, "\(run.stderr)")
+        let adapter = try PEFTAdapter(directory: dir.appendingPathComponent("ga"))
+        let residual = try Checkpoint(path: dir.appendingPathComponent("ga/model.safetensors"))
+        let layer = "model.layers.1.self_attn.q_proj"
+        let (a, b) = try adapter.factors(layer, as: Float.self)
+        let s = Float(16.0 / 2)
+        let restored = try residual.matrix(layer + ".weight", as: Float.self) + s * (b * a)
+        let w: Matrix<Float> = try Checkpoint(path: fixture("tiny_model.safetensors")).matrix(layer + ".weight")
+        #expect((restored - w).maxAbs() <= 0x1p-7 * w.maxAbs())
+        #expect(residual["model.position_ids"]?.dtype == .i64 && residual[layer + ".weight"]?.dtype == .bf16)
+    }
+
+    @Test("bad input: one line, non-zero exit, no output left behind")
+    func errors() throws {
+        let dir = scratch()
+        let missing = try Run(["inspect", "nope.safetensors"], in: dir)
+        #expect(missing.status == 1 && missing.stderr.hasPrefix("rankwise: error:") && missing.stderr.contains("nope.safetensors"))
+        #expect(missing.stderr.split(separator: "\n").count == 1)
+        let usage = try Run(["compensate", "--original", "x", "--compressed", "y", "--rank", "0", "-o", "out"], in: dir)
+        #expect(usage.status == 2)
+        let overwrite = try Run(["convert", fixture("tiny_model.safetensors"), "--dtype", "bf16", "-o", fixture("tiny_model.safetensors")], in: dir)
+        #expect(overwrite.status == 1 && overwrite.stderr.contains("refusing to overwrite"))
+        // Calibration without the MLP layers' statistics: refused up front, nothing written.
+        #expect(try Run(["quantize", fixture("tiny_model.safetensors"), "--bits", "4", "-o", "q.safetensors"], in: dir).status == 0)
+        let partial = try Run(["compensate", "--original", fixture("tiny_model.safetensors"), "--compressed", "q.safetensors",
+                               "--calib", fixture("tiny_grads.safetensors"), "--rank", "2", "-o", "adapter"], in: dir)
+        #expect(partial.status == 1 && partial.stderr.contains("--allow-missing-calib"))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("adapter").path))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }
+        #expect(leftovers.isEmpty, "no temporary files: \(leftovers)")
+        let rank = try Run(["lora-ga", "--model", fixture("tiny_model.safetensors"), "--gradients", fixture("tiny_grads.safetensors"),
+                            "--rank", "9", "-o", "ga"], in: dir)
+        #expect(rank.status == 1 && rank.stderr.contains("2r = 18"))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("ga").path))
+    }
+
+    @Test("demo runs and writes adapters")
+    func demo() throws {
+        let dir = scratch()
+        let run = try Run(["demo", "--blocks", "1", "--ranks", "4,8", "-o", "demo"], in: dir)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("EoRA") && run.stdout.contains("RTN only"))
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("demo/eora-r8/adapter_model.safetensors").path))
+    }
+}
