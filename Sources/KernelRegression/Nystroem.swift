@@ -28,6 +28,13 @@ public struct Nystroem: Sendable, Equatable {
         /// Set when m was clamped to n.
         public var warnings: [String]
 
+        public init(kernel: Kernel, landmarks: Matrix<Element>, normalization: Matrix<Element>, warnings: [String] = []) {
+            self.kernel = kernel
+            self.landmarks = landmarks
+            self.normalization = normalization
+            self.warnings = warnings
+        }
+
         /// Φ(X) `[n, m]`.
         public func transform(_ x: Matrix<Element>) -> Matrix<Element> {
             kernel.matrix(x, landmarks) * normalization
@@ -87,6 +94,12 @@ public struct NystroemRidge: Sendable, Equatable {
         /// w `[m, targets]`.
         public var coefficients: Matrix<Element>
         public var warnings: [String]
+
+        public init(featureMap: Nystroem.FeatureMap<Element>, coefficients: Matrix<Element>, warnings: [String] = []) {
+            self.featureMap = featureMap
+            self.coefficients = coefficients
+            self.warnings = warnings
+        }
 
         public func predict(_ x: Matrix<Element>) throws -> Matrix<Element> {
             guard x.columns == featureMap.landmarks.columns else {

@@ -136,6 +136,25 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("ga").path))
     }
 
+    @Test("kernel fit with LOO-CV, predict to CSV; Nyström; errors")
+    func kernel() throws {
+        let dir = scratch()
+        let fit = try Run(["kernel", "fit", "--data", fixture("regression.csv"), "--target", "y", "--alphas", "0.001,0.1,10", "--json", "-o", "m.safetensors"], in: dir)
+        #expect(fit.status == 0, "\(fit.stderr)")
+        let summary = try JSONSerialization.jsonObject(with: Data(fit.stdout.utf8)) as! [String: Any]
+        #expect([0.001, 0.1, 10].contains(summary["alpha"] as! Double) && summary["loo_mse"] != nil)
+        let predict = try Run(["kernel", "predict", "--model", "m.safetensors", "--data", fixture("regression.csv"), "-o", "p.csv"], in: dir)
+        #expect(predict.status == 0, "\(predict.stderr)")
+        let lines = try String(contentsOf: dir.appendingPathComponent("p.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.first == "prediction" && lines.count == 31)
+        let nys = try Run(["kernel", "fit", "--data", fixture("regression.csv"), "--target", "y", "--nystroem", "1000", "-o", "n.safetensors"], in: dir)
+        #expect(nys.status == 0 && nys.stderr.contains("warning") && nys.stderr.contains("n_components"))
+        let bad = try Run(["kernel", "fit", "--data", fixture("regression.csv"), "--target", "nope", "-o", "x.safetensors"], in: dir)
+        #expect(bad.status == 1 && bad.stderr.contains("unknown target column 'nope'"))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.safetensors").path))
+        #expect(try Run(["kernel", "fit", "--data", fixture("regression.csv"), "--target", "y", "--alpha", "-1", "-o", "x.safetensors"], in: dir).status == 2)
+    }
+
     @Test("demo runs and writes adapters")
     func demo() throws {
         let dir = scratch()
