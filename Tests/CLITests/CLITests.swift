@@ -155,6 +155,56 @@ struct CLITests {
         #expect(try Run(["kernel", "fit", "--data", fixture("regression.csv"), "--target", "y", "--alpha", "-1", "-o", "x.safetensors"], in: dir).status == 2)
     }
 
+    /// A Fisher file with the model's floating tensors: constant `value` (or a negative entry).
+    func writeFisher(_ url: URL, value: Float, negative: Bool = false) throws {
+        let model = try Checkpoint(path: fixture("tiny_model.safetensors"))
+        let writer = try SafetensorsWriter(url: url)
+        for name in model.tensorNames where model[name]!.dtype.isFloatingPoint {
+            let info = model[name]!
+            var values = [Float](repeating: value, count: info.elementCount)
+            if negative { values[0] = -1 }
+            try writer.add(name: name, shape: info.shape, array: values, dtype: .f32)
+        }
+        try writer.finish()
+    }
+
+    @Test("merge: linear mean, Fisher with equal Fishers, YAML equals flags, errors")
+    func merge() throws {
+        let dir = scratch()
+        let model = fixture("tiny_model.safetensors")
+        #expect(try Run(["quantize", model, "--bits", "3", "-o", "q.safetensors"], in: dir).status == 0)
+        let linear = try Run(["merge", "--method", "linear", model, "q.safetensors", "--dtype", "f32", "-o", "lin.safetensors"], in: dir)
+        #expect(linear.status == 0, "\(linear.stderr)")
+        let name = "model.layers.0.mlp.up_proj.weight"
+        let a: Matrix<Float> = try Checkpoint(path: model).matrix(name)
+        let b: Matrix<Float> = try Checkpoint(path: dir.appendingPathComponent("q.safetensors")).matrix(name)
+        let merged: Matrix<Float> = try Checkpoint(path: dir.appendingPathComponent("lin.safetensors")).matrix(name)
+        #expect((merged - 0.5 * (a + b)).maxAbs() < 1e-6)
+        try writeFisher(dir.appendingPathComponent("f1.safetensors"), value: 2)
+        try writeFisher(dir.appendingPathComponent("f2.safetensors"), value: 5)
+        let fisher = try Run(["merge", "--method", "fisher", model, "q.safetensors", "--fisher", "f1.safetensors", "f2.safetensors",
+                              "--dtype", "f32", "-o", "fisher.safetensors"], in: dir)
+        #expect(fisher.status == 0, "\(fisher.stderr)")
+        // Constant Fishers, normalised by their norms: equal effective weights, the plain mean.
+        let fm: Matrix<Float> = try Checkpoint(path: dir.appendingPathComponent("fisher.safetensors")).matrix(name)
+        #expect((fm - merged).maxAbs() < 1e-5)
+        try "merge_method: linear\nmodels:\n  - model: \(model)\n    parameters: {weight: 1}\n  - model: q.safetensors\n    parameters: {weight: 1}\ndtype: float32\n"
+            .write(to: dir.appendingPathComponent("m.yml"), atomically: true, encoding: .utf8)
+        #expect(try Run(["merge", "--config", "m.yml", "-o", "yaml.safetensors"], in: dir).status == 0)
+        #expect(try Data(contentsOf: dir.appendingPathComponent("yaml.safetensors")).count == Data(contentsOf: dir.appendingPathComponent("lin.safetensors")).count)
+        let ym: Matrix<Float> = try Checkpoint(path: dir.appendingPathComponent("yaml.safetensors")).matrix(name)
+        #expect(ym == merged)
+        try writeFisher(dir.appendingPathComponent("bad.safetensors"), value: 1, negative: true)
+        let negative = try Run(["merge", "--method", "fisher", model, "q.safetensors", "--fisher", "f1.safetensors", "bad.safetensors", "-o", "x.safetensors"], in: dir)
+        #expect(negative.status == 1 && negative.stderr.contains("negative"))
+        let mismatch = try Run(["merge", "--method", "linear", model, fixture("tiny_grads.safetensors"), "-o", "x.safetensors"], in: dir)
+        #expect(mismatch.status == 1 && mismatch.stderr.contains("differs from model 1"))
+        let count = try Run(["merge", "--method", "linear", model, "q.safetensors", "--weights", "1,2,3", "-o", "x.safetensors"], in: dir)
+        #expect(count.status == 1 && count.stderr.contains("expected 2 weights"))
+        #expect(try Run(["merge", "--method", "linear", model, "-o", "x.safetensors"], in: dir).status == 1)
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.safetensors").path))
+    }
+
     @Test("demo runs and writes adapters")
     func demo() throws {
         let dir = scratch()
