@@ -33,10 +33,10 @@ test-openblas: deps
 test-native:
 	$(SWIFT) test --disable-default-traits --scratch-path $(NATIVE_ONLY)
 
-## demo: the built-in example.
+## demo: the built-in example (4-bit RTN, then SVD vs EoRA; adapters in demo-output/).
 demo: deps
 	$(SWIFT) build -c release --product rankwise
-	.build/release/rankwise demo
+	.build/release/rankwise demo -o demo-output
 
 ## bench: Rankwise's backends beside numpy/scipy/scikit-learn in one run; table + bench-results/*.csv|json.
 BENCH_THREADS ?= $(shell nproc)
@@ -45,14 +45,14 @@ BENCH_OUT ?= bench-results
 bench: deps bench-setup
 	$(SWIFT) build -c release --product rankwise-bench
 	.build/release/rankwise-bench --threads $(BENCH_THREADS) --output $(BENCH_OUT)
-	python3 Benchmarks/reference/linalg.py --threads $(BENCH_THREADS) --output $(BENCH_OUT)
+	for ref in linalg eora kernel; do python3 Benchmarks/reference/$$ref.py --threads $(BENCH_THREADS) --output $(BENCH_OUT) || exit 1; done
 	python3 Benchmarks/report.py $(BENCH_OUT)
 
 ## bench-quick: a small subset (a couple of minutes).
 bench-quick: deps bench-setup
 	$(SWIFT) build -c release --product rankwise-bench
 	.build/release/rankwise-bench --quick --threads $(BENCH_THREADS) --output $(BENCH_OUT)
-	python3 Benchmarks/reference/linalg.py --quick --threads $(BENCH_THREADS) --output $(BENCH_OUT)
+	for ref in linalg eora kernel; do python3 Benchmarks/reference/$$ref.py --quick --threads $(BENCH_THREADS) --output $(BENCH_OUT) || exit 1; done
 	python3 Benchmarks/report.py $(BENCH_OUT)
 
 ## bench-plot: PNG charts from the last bench run.
