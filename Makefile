@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NATIVE_ONLY := .build-native-only
 APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config
 
-.PHONY: all deps build test test-openblas test-native demo bench bench-quick bench-plot bench-setup clean
+.PHONY: all deps build test test-openblas test-native demo bench bench-quick bench-plot bench-setup fuzz clean
 
 all: build
 
@@ -63,6 +63,15 @@ bench-plot:
 bench-setup:
 	@python3 -c "import numpy, scipy" 2>/dev/null || python3 -m pip install -q numpy scipy
 	@python3 -c "import sklearn" 2>/dev/null || python3 -m pip install -q scikit-learn
+
+## fuzz: libFuzzer on the safetensors header parser for FUZZ_SECONDS (default 60); crashes land in Fuzz/crashes/.
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(SWIFT) build -c release --product safetensors-fuzz --scratch-path .build-fuzz \
+		-Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library -Xswiftc -DFUZZING
+	mkdir -p Fuzz/crashes .build-fuzz/corpus && cp Fuzz/corpus/* .build-fuzz/corpus/
+	.build-fuzz/release/safetensors-fuzz .build-fuzz/corpus -max_total_time=$(FUZZ_SECONDS) \
+		-artifact_prefix=Fuzz/crashes/ -max_len=4096
 
 clean:
 	rm -rf .build $(NATIVE_ONLY) bench-results

@@ -68,6 +68,11 @@ let package = Package(
             dependencies: ["LinearAlgebra", "LowRank", "KernelRegression"],
             path: "Benchmarks/rankwise-bench"
         ),
+        .executableTarget(
+            name: "safetensors-fuzz",
+            dependencies: ["WeightFiles"],
+            path: "Fuzz/safetensors-fuzz"
+        ),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
         .testTarget(name: "WeightFilesTests", dependencies: ["WeightFiles"]),
         .testTarget(name: "LowRankTests", dependencies: ["LowRank"]),

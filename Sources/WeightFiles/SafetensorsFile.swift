@@ -105,6 +105,16 @@ public final class SafetensorsFile: @unchecked Sendable {
 
     // MARK: Validation
 
+    /// Validates a whole safetensors file held in memory against every rule
+    /// of the format, returning its tensors; throws `SafetensorsError` (named
+    /// `file`) otherwise. The header parser's entry point for fuzzing.
+    public static func validate(_ bytes: UnsafeRawBufferPointer, file: String = "<memory>") throws -> [TensorInfo] {
+        guard bytes.count >= 8, let base = bytes.baseAddress else {
+            throw SafetensorsError(file: file, rule: hint(Data(bytes)) ?? .tooShort(bytes: bytes.count))
+        }
+        return try parseHeader(base, size: bytes.count, path: file).infos.values.sorted { $0.name < $1.name }
+    }
+
     private static func hint(_ head: Data) -> SafetensorsError.Rule? {
         let prefix = String(decoding: head.prefix(64), as: UTF8.self).lowercased()
         if prefix.hasPrefix("version https://git-lfs") { return .gitLFSPointer }
