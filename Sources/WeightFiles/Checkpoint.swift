@@ -97,6 +97,9 @@ public final class Checkpoint: @unchecked Sendable {
         return try file.rawBytes(name)
     }
 
+    /// Drops a tensor's pages from resident memory (see `SafetensorsFile.evict`).
+    public func evict(_ name: String) { owner[name]?.evict(name) }
+
     /// Every file path this checkpoint reads (for refusing to overwrite inputs).
     public var inputURLs: [URL] { files.map(\.url) + [url] }
 }

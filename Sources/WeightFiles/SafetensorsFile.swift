@@ -84,11 +84,25 @@ public final class SafetensorsFile: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: base! + dataStart + info.dataOffsets.lowerBound, count: info.byteCount)
     }
 
+    /// Drops the tensor's pages from this process's resident memory (they are
+    /// read from the file again if touched). Streaming commands call it after
+    /// each tensor, so that peak memory follows the largest tensor rather than
+    /// everything read so far.
+    public func evict(_ name: String) {
+        guard let info = infos[name], let base, info.byteCount > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = dataStart + info.dataOffsets.lowerBound, end = dataStart + info.dataOffsets.upperBound
+        let alignedStart = (start + page - 1) / page * page, alignedEnd = end / page * page
+        guard alignedEnd > alignedStart else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + alignedStart), alignedEnd - alignedStart, Int32(MADV_DONTNEED))
+    }
+
     /// Any-rank floating tensor, flattened in row-major order and converted
     /// to `T` (F16/BF16/F32/F64 → Float or Double; exact when widening).
     public func array<T: Scalar>(_ name: String, as type: T.Type = T.self) throws -> [T] {
         guard let info = infos[name] else { throw SafetensorsError(file: url.path, tensor: name, rule: .noSuchTensor) }
         guard info.dtype.isFloatingPoint else { throw SafetensorsError(file: url.path, tensor: name, rule: .notFloatingPoint(info.dtype)) }
+        defer { evict(name) }   // the decoded copy is what the caller keeps
         return ElementConversion.decode(try rawBytes(name), dtype: info.dtype, count: info.elementCount)
     }
 

@@ -35,6 +35,7 @@ struct Convert: ParsableCommand {
                 let info = checkpoint[name]!
                 if !info.dtype.isFloatingPoint || info.dtype == target {
                     try writer.add(name: name, shape: info.shape, dtype: info.dtype, rawBytes: try checkpoint.rawBytes(name))
+                    checkpoint.evict(name)
                 } else if info.dtype == .f64 || target == .f64 {
                     try writer.add(name: name, shape: info.shape, array: try checkpoint.array(name, as: Double.self), dtype: target)
                 } else {

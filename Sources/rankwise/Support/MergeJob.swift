@@ -93,6 +93,7 @@ struct MergeJob {
             let info = reference[name]!
             guard info.dtype.isFloatingPoint else {
                 try writer.add(name: name, shape: info.shape, dtype: info.dtype, rawBytes: try reference.rawBytes(name))
+                reference.evict(name)
                 continue
             }
             let arrays: [[Float]] = try models.map { try $0.array(name) }

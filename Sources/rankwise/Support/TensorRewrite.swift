@@ -28,6 +28,7 @@ func rewriteModel(_ model: Checkpoint, to output: URL, selection: LayerSelection
             try writer.add(name: name, shape: info.shape, array: try model.array(name, as: Float.self), dtype: dtype)
         } else {
             try writer.add(name: name, shape: info.shape, dtype: info.dtype, rawBytes: try model.rawBytes(name))
+            model.evict(name)
         }
     }
     try writer.finish(metadata: model.metadata.merging(metadata) { $1 })
