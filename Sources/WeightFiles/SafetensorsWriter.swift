@@ -65,8 +65,19 @@ public final class SafetensorsWriter {
         spoolSize += rawBytes.count
     }
 
-    /// Writes the file. `metadata` joins `{"format": "pt"}` and the
-    /// provenance key `rankwise.version` in `__metadata__`.
+    /// When set, and the tensors add up to more than this many bytes,
+    /// `finish` writes shards instead of one file: for a destination
+    /// `dir/name.safetensors`, `dir/name-0000K-of-0000N.safetensors` (each at
+    /// most this size, or one tensor if that alone is larger) and
+    /// `dir/name.safetensors.index.json` with `metadata.total_size` and
+    /// `weight_map`, as Hugging Face checkpoints are laid out.
+    public var maxShardSize: Int?
+
+    /// The files `finish` wrote (one, or the shards followed by the index).
+    public private(set) var writtenFiles: [URL] = []
+
+    /// Writes the file (or shards). `metadata` joins `{"format": "pt"}` and
+    /// the provenance key `rankwise.version` in `__metadata__`.
     public func finish(metadata: [String: String] = [:]) throws {
         precondition(!finished, "SafetensorsWriter: finish called twice")
         finished = true
@@ -75,6 +86,41 @@ public final class SafetensorsWriter {
         var meta = metadata
         meta["format"] = "pt"
         meta["rankwise.version"] = meta["rankwise.version"] ?? rankwiseVersion
+        guard let limit = maxShardSize, spoolSize > limit, ordered.count > 1 else {
+            try writeFile(url, ordered, meta)
+            writtenFiles = [url]
+            return
+        }
+        var shards: [[Entry]] = [[]]
+        var size = 0
+        for e in ordered {
+            if !shards[shards.count - 1].isEmpty && size + e.byteCount > limit {
+                shards.append([])
+                size = 0
+            }
+            shards[shards.count - 1].append(e)
+            size += e.byteCount
+        }
+        let stem = url.deletingPathExtension().lastPathComponent
+        let folder = url.deletingLastPathComponent()
+        var weightMap: [String: String] = [:]
+        for (k, shard) in shards.enumerated() {
+            let name = String(format: "%@-%05d-of-%05d.safetensors", stem, k + 1, shards.count)
+            try writeFile(folder.appendingPathComponent(name), shard, meta)
+            writtenFiles.append(folder.appendingPathComponent(name))
+            for e in shard { weightMap[e.name] = name }
+        }
+        let index: [String: Any] = ["metadata": ["total_size": spoolSize], "weight_map": weightMap]
+        let json = try JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys])
+        let indexURL = folder.appendingPathComponent(url.lastPathComponent + ".index.json")
+        let file = try AtomicFile(destination: indexURL)
+        try file.write(Array(json) + [0x0A])
+        try file.commit()
+        writtenFiles.append(indexURL)
+    }
+
+    /// One safetensors file of `ordered` tensors, copied from the spool.
+    private func writeFile(_ destination: URL, _ ordered: [Entry], _ meta: [String: String]) throws {
         var header = "{\"__metadata__\":{" + meta.keys.sorted().map { "\(jsonString($0)):\(jsonString(meta[$0]!))" }.joined(separator: ",") + "}"
         var offset = 0
         for e in ordered {
@@ -84,13 +130,13 @@ public final class SafetensorsWriter {
         header += "}"
         var headerBytes = Array(header.utf8)
         while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
-        let out = try AtomicFile(destination: url)
+        let out = try AtomicFile(destination: destination)
         var length = UInt64(headerBytes.count).littleEndian
         try withUnsafeBytes(of: &length) { try out.write($0) }
         try out.write(headerBytes)
         // Copy from the spool in the sorted order, in bounded chunks.
         let source = open(spool.temporary.path, O_RDONLY | O_CLOEXEC)
-        guard source >= 0 else { throw SafetensorsError(file: url.path, rule: .cannotWrite("spool: \(String(cString: strerror(errno)))")) }
+        guard source >= 0 else { throw SafetensorsError(file: destination.path, rule: .cannotWrite("spool: \(String(cString: strerror(errno)))")) }
         defer { close(source) }
         let chunk = 8 << 20
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
@@ -100,7 +146,7 @@ public final class SafetensorsWriter {
             while done < e.byteCount {
                 let want = Swift.min(chunk, e.byteCount - done)
                 let got = pread(source, buffer.baseAddress!, want, off_t(e.spoolOffset + done))
-                guard got > 0 else { throw SafetensorsError(file: url.path, tensor: e.name, rule: .cannotWrite("reading the spool failed")) }
+                guard got > 0 else { throw SafetensorsError(file: destination.path, tensor: e.name, rule: .cannotWrite("reading the spool failed")) }
                 try out.write(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
                 done += got
             }

@@ -66,6 +66,24 @@ struct CLITests {
         #expect(Array(try converted.rawBytes("model.position_ids").bindMemory(to: Int64.self)) == Array(0..<8))
     }
 
+    @Test("convert --max-shard-size writes shards and an index that read back as the same model")
+    func sharded() throws {
+        let dir = scratch()
+        let run = try Run(["convert", fixture("tiny_model.safetensors"), "--dtype", "f32", "--max-shard-size", "8kB", "-o", "model.safetensors"], in: dir)
+        #expect(run.status == 0, "\(run.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(files.contains("model.safetensors.index.json") && files.contains("model-00001-of-00004.safetensors") && !files.contains("model.safetensors"))
+        let sharded = try Checkpoint(path: dir), original = try Checkpoint(path: fixture("tiny_model.safetensors"))
+        #expect(sharded.tensorNames == original.tensorNames && sharded.files.count == 4)
+        for name in original.tensorNames where original[name]!.dtype.isFloatingPoint {
+            #expect(try sharded.array(name, as: Float.self) == original.array(name, as: Float.self))
+            let shard = sharded.file(holding: name)!
+            let data = shard.tensorNames.map { shard[$0]!.byteCount }.reduce(0, +)
+            #expect(data <= 8000 || shard.tensorNames.count == 1, "tensor data per shard stays under the limit")
+        }
+        #expect(try Run(["convert", fixture("tiny_model.safetensors"), "--dtype", "f32", "--max-shard-size", "lots", "-o", "x.safetensors"], in: dir).status == 2)
+    }
+
     @Test("compensate: PEFT layout, config, report; Ŵ + BA reduces the activation error as reported")
     func compensate() throws {
         let dir = scratch()
@@ -93,6 +111,13 @@ struct CLITests {
         let row = (report["layers"] as! [[String: Any]]).first { $0["layer"] as? String == layer }!
         #expect(abs((row["relative_error"] as! Double) - error) < 1e-3)
         #expect((row["error_after"] as! Double) < (row["error_before"] as! Double))
+        // --dtype bf16: the same factors, rounded.
+        #expect(try Run(["compensate", "--original", fixture("tiny_model.safetensors"), "--compressed", "q.safetensors",
+                         "--calib", fixture("tiny_calib.safetensors"), "--rank", "4", "--dtype", "bf16", "-o", "half"], in: dir).status == 0)
+        let half = try PEFTAdapter(directory: dir.appendingPathComponent("half"))
+        #expect(half.file[half.file.tensorNames[0]]?.dtype == .bf16)
+        let (ah, bh) = try half.factors(layer, as: Float.self)
+        #expect((ah - a).maxAbs() <= 0x1p-8 * a.maxAbs() && (bh - b).maxAbs() <= 0x1p-8 * b.maxAbs())
     }
 
     @Test("lora-ga: base + s·BA equals the original model to BF16 rounding")

@@ -16,6 +16,7 @@ struct Compensate: ParsableCommand {
     @OptionGroup var svd: SVDOptions
     @OptionGroup var layers: LayerSelectionOptions
     @Option(help: "base_model_name_or_path in adapter_config.json (default: --compressed).") var baseName: String?
+    @Option(help: "dtype of the adapter tensors: f32 (default), bf16, f16 or f64.") var dtype: String = "f32"
     @Option(name: .shortAndLong, help: "The adapter folder.") var output: String
 
     func run() throws {
@@ -23,7 +24,7 @@ struct Compensate: ParsableCommand {
             try AdapterJob(minuend: Checkpoint(path: original), subtrahend: Checkpoint(path: compressed),
                            calibration: try calib.map { try CalibrationFile(path: URL(fileURLWithPath: $0)) },
                            allowMissingCalibration: allowMissingCalib, options: svd, selection: layers.selection,
-                           output: URL(fileURLWithPath: output), baseName: baseName ?? compressed, skipUnchanged: false,
+                           output: URL(fileURLWithPath: output), baseName: baseName ?? compressed, dtype: try parseDType(dtype)!, skipUnchanged: false,
                            command: "compensate").run(console: console)
         }
     }
@@ -43,6 +44,7 @@ struct Extract: ParsableCommand {
     @OptionGroup var svd: SVDOptions
     @OptionGroup var layers: LayerSelectionOptions
     @Option(help: "base_model_name_or_path in adapter_config.json (default: --base).") var baseName: String?
+    @Option(help: "dtype of the adapter tensors: f32 (default), bf16, f16 or f64.") var dtype: String = "f32"
     @Option(name: .shortAndLong, help: "The adapter folder.") var output: String
 
     func run() throws {
@@ -50,7 +52,7 @@ struct Extract: ParsableCommand {
             try AdapterJob(minuend: Checkpoint(path: tuned), subtrahend: Checkpoint(path: base),
                            calibration: try calib.map { try CalibrationFile(path: URL(fileURLWithPath: $0)) },
                            allowMissingCalibration: allowMissingCalib, options: svd, selection: layers.selection,
-                           output: URL(fileURLWithPath: output), baseName: baseName ?? base, skipUnchanged: true,
+                           output: URL(fileURLWithPath: output), baseName: baseName ?? base, dtype: try parseDType(dtype)!, skipUnchanged: true,
                            command: "extract").run(console: console)
         }
     }

@@ -20,6 +20,8 @@ struct Convert: ParsableCommand {
     @Option(name: .shortAndLong, help: "The output .safetensors file.")
     var output: String
 
+    @OptionGroup var shards: ShardOption
+
     func validate() throws {
         guard DType(cliName: dtype) != nil else { throw ValidationError("--dtype must be f32, f16, bf16 or f64, got '\(dtype)'") }
     }
@@ -30,6 +32,7 @@ struct Convert: ParsableCommand {
             let start = ContinuousClock.now
             let checkpoint = try Checkpoint(path: model)
             let writer = try SafetensorsWriter(url: URL(fileURLWithPath: output), protecting: checkpoint.inputURLs)
+            writer.maxShardSize = shards.limit
             let names = checkpoint.tensorNames
             for (i, name) in names.enumerated() {
                 let info = checkpoint[name]!
@@ -47,8 +50,9 @@ struct Convert: ParsableCommand {
             var metadata = checkpoint.metadata
             metadata["rankwise.converted_from"] = model
             try writer.finish(metadata: metadata)
-            let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
-            console.progress(String(format: "wrote %@: %d tensors, %@, %.1f s", output, names.count, formatBytes(size), secondsSince(start)))
+            let size = writer.writtenFiles.compactMap { (try? FileManager.default.attributesOfItem(atPath: $0.path)[.size]) as? Int }.reduce(0, +)
+            let written = writer.writtenFiles.count == 1 ? output : "\(writer.writtenFiles.count - 1) shards + \(writer.writtenFiles.last!.lastPathComponent)"
+            console.progress(String(format: "wrote %@: %d tensors, %@, %.1f s", written, names.count, formatBytes(size), secondsSince(start)))
             try console.emitJSON(["output": output, "tensors": names.count, "bytes": size, "dtype": target.rawValue])
         }
     }

@@ -36,6 +36,7 @@ struct Merge: ParsableCommand {
     @Option(help: "A mergekit-style YAML config.") var config: String?
     @Option(help: "dtype of written tensors (default: the input's).") var dtype: String?
     @Option(name: .shortAndLong, help: "The merged .safetensors file.") var output: String
+    @OptionGroup var shards: ShardOption
 
     func validate() throws {
         if config == nil {
@@ -52,7 +53,8 @@ struct Merge: ParsableCommand {
 
     func run() throws {
         try global.run { console in
-            let job = try config.map { try Self.job(fromYAML: $0, output: output) } ?? flagJob()
+            var job = try config.map { try Self.job(fromYAML: $0, output: output) } ?? flagJob()
+            job.maxShardSize = shards.limit
             let summary = try job.run(console: console)
             try console.emitJSON(summary)
         }

@@ -18,6 +18,7 @@ struct Quantize: ParsableCommand {
     @OptionGroup var layers: LayerSelectionOptions
     @Option(help: "dtype of written tensors (default: the input's).") var dtype: String?
     @Option(name: .shortAndLong, help: "The output .safetensors file.") var output: String
+    @OptionGroup var shards: ShardOption
 
     func validate() throws {
         guard (2...8).contains(bits) else { throw ValidationError("--bits must be between 2 and 8, got \(bits)") }
@@ -29,7 +30,7 @@ struct Quantize: ParsableCommand {
         try global.run { console in
             let start = ContinuousClock.now
             let count = try rewriteModel(try Checkpoint(path: model), to: URL(fileURLWithPath: output), selection: layers.selection,
-                                         dtype: try parseDType(dtype), console: console,
+                                         dtype: try parseDType(dtype), maxShardSize: shards.limit, console: console,
                                          metadata: ["rankwise.command": "quantize --bits \(bits) --group-size \(groupSize)\(symmetric ? " --symmetric" : "")"]) { _, w in
                 let q = try rtn.quantize(w)
                 let error = Double((w - q).frobeniusNorm() / Swift.max(w.frobeniusNorm(), .leastNormalMagnitude))
@@ -53,6 +54,7 @@ struct Prune: ParsableCommand {
     @OptionGroup var layers: LayerSelectionOptions
     @Option(help: "dtype of written tensors (default: the input's).") var dtype: String?
     @Option(name: .shortAndLong, help: "The output .safetensors file.") var output: String
+    @OptionGroup var shards: ShardOption
 
     func validate() throws {
         guard (pattern == nil) != (sparsity == nil) else { throw ValidationError("give exactly one of --pattern N:M or --sparsity S") }
@@ -70,7 +72,7 @@ struct Prune: ParsableCommand {
         try global.run { console in
             let calibration = try calib.map { try CalibrationFile(path: URL(fileURLWithPath: $0)) }
             let count = try rewriteModel(try Checkpoint(path: model), to: URL(fileURLWithPath: output), selection: layers.selection,
-                                         dtype: try parseDType(dtype), protecting: calibration?.checkpoint.inputURLs ?? [], console: console,
+                                         dtype: try parseDType(dtype), protecting: calibration?.checkpoint.inputURLs ?? [], maxShardSize: shards.limit, console: console,
                                          metadata: ["rankwise.command": "prune"]) { name, w in
                 let method: Pruning
                 if let pattern {

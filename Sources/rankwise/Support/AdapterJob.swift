@@ -15,6 +15,7 @@ struct AdapterJob {
     var selection: LayerSelection
     var output: URL
     var baseName: String
+    var dtype: DType = .f32
     var skipUnchanged: Bool
     var command: String
 
@@ -34,7 +35,7 @@ struct AdapterJob {
         let inputs = minuend.inputURLs + subtrahend.inputURLs + (calibration?.checkpoint.inputURLs ?? [])
         let writer = try PEFTAdapterWriter(
             directory: output,
-            configuration: .init(rank: options.rank, alpha: Double(options.rank), baseModel: baseName),
+            configuration: .init(rank: options.rank, alpha: Double(options.rank), baseModel: baseName, dtype: dtype),
             base: subtrahend, protecting: inputs)
         var report: [[String: Any]] = []
         var written = 0

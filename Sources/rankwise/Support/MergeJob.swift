@@ -24,6 +24,7 @@ struct MergeJob {
     var omega = 0.4
     var dtype: DType?
     var output: URL
+    var maxShardSize: Int? = nil
 
     func validate() throws {
         let minimum = method == .taskArithmetic ? 1 : 2
@@ -87,6 +88,7 @@ struct MergeJob {
         let inputs = models.flatMap(\.inputURLs) + (base?.inputURLs ?? []) + fishers.flatMap(\.inputURLs)
             + grams.flatMap(\.checkpoint.inputURLs) + (aim?.checkpoint.inputURLs ?? [])
         let writer = try SafetensorsWriter(url: output, protecting: inputs)
+        writer.maxShardSize = maxShardSize
         var regmeanFallbacks: [String] = [], relaxed = 0
         let names = reference.tensorNames
         for (index, name) in names.enumerated() {
@@ -130,7 +132,7 @@ struct MergeJob {
             console.detail(String(format: "[%3d/%d] %@  %@", index + 1, names.count, name, info.shape.map(String.init).joined(separator: "x")))
         }
         try writer.finish(metadata: ["rankwise.command": "merge --method \(method.rawValue)", "rankwise.models": models.map(\.url.path).joined(separator: ",")])
-        let size = (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0
+        let size = writer.writtenFiles.compactMap { (try? FileManager.default.attributesOfItem(atPath: $0.path)[.size]) as? Int }.reduce(0, +)
         console.progress(String(format: "wrote %@: %@ merge of %d models, %d tensors, %@%@; %.1f s", output.path, method.rawValue, models.count, names.count,
                                 formatBytes(size), relaxed > 0 ? ", AIM on \(relaxed) layers" : "", secondsSince(start)))
         return ["output": output.path, "method": method.rawValue, "models": models.count, "tensors": names.count, "bytes": size,

@@ -7,9 +7,10 @@ import WeightFiles
 /// dtype unless `dtype` says otherwise) and copying everything else
 /// unchanged. One tensor in memory at a time; atomic output.
 func rewriteModel(_ model: Checkpoint, to output: URL, selection: LayerSelection, dtype: DType?, protecting: [URL] = [],
-                  console: Console, metadata: [String: String],
+                  maxShardSize: Int? = nil, console: Console, metadata: [String: String],
                   transform: (String, Matrix<Float>) throws -> (Matrix<Float>, String)) throws -> Int {
     let writer = try SafetensorsWriter(url: output, protecting: model.inputURLs + protecting)
+    writer.maxShardSize = maxShardSize
     let names = model.tensorNames
     let selected = names.filter { selection.selects(name: $0, isMatrix: model[$0]!.isMatrix) }
     guard !selected.isEmpty else { throw CLIError("no layer of \(model.url.path) matches the selection (2-D floating *.weight tensors, minus --exclude)") }
