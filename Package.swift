@@ -1,10 +1,25 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
 // The trait `OpenBLAS` (on by default) links the CBLAS system library and
 // enables the OpenBLAS backend. `swift build --disable-default-traits` builds
 // the pure-Swift backend only, on a machine with no OpenBLAS installed.
 let openBLAS = TargetDependencyCondition.when(traits: ["OpenBLAS"])
+
+// The native GEMM is one source compiled twice: `GEMMKernels` for the baseline
+// CPU and, on x86-64, `GEMMKernelsAVX2` (a symlink to the same file) for
+// Haswell-class CPUs (AVX2, FMA); LinearAlgebra picks one at run time. Both are
+// optimised in debug builds too, so debug test runs of the native backend do not
+// crawl. (Unsafe flags in dependencies are accepted from tools-version 6.2.)
+let kernelOptimisation = SwiftSetting.unsafeFlags(["-O"], .when(configuration: .debug))
+#if arch(x86_64)
+let avx2Kernels: [Target] = [
+    .target(name: "GEMMKernelsAVX2",
+            swiftSettings: [.define("HASWELL"), .unsafeFlags(["-target-cpu", "haswell"]), kernelOptimisation]),
+]
+#else
+let avx2Kernels: [Target] = []
+#endif
 
 let package = Package(
     name: "Rankwise",
@@ -31,9 +46,11 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
+        .target(name: "GEMMKernels", swiftSettings: [kernelOptimisation]),
         .target(
             name: "LinearAlgebra",
-            dependencies: [.target(name: "CBLAS", condition: openBLAS)]
+            dependencies: [.target(name: "CBLAS", condition: openBLAS), "GEMMKernels"]
+                + avx2Kernels.map { .target(name: $0.name) }
         ),
         .target(
             name: "WeightFiles",
@@ -83,5 +100,5 @@ let package = Package(
             dependencies: ["KernelRegression"],
             resources: [.copy("Fixtures")]
         ),
-    ]
+    ] + avx2Kernels
 )

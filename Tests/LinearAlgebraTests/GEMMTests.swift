@@ -6,6 +6,8 @@ struct GEMMTests {
     static let shapes: [(m: Int, n: Int, k: Int)] = [
         (0, 0, 0), (1, 1, 1), (1, 9, 5), (9, 1, 5), (4, 4, 0), (3, 5, 1), (37, 53, 29), (64, 64, 64),
         (130, 70, 200), (17, 129, 33), (300, 40, 260),
+        // Threaded paths: row blocks, a column split (one row block), several NC blocks.
+        (20, 600, 50), (7, 4200, 9), (140, 30, 300),
     ]
 
     func checkGEMM<T: Scalar>(_: T.Type) {
@@ -53,6 +55,11 @@ struct GEMMTests {
     @Test("C ← αop(A)op(B) + βC matches a Double reference for every transpose case", arguments: testBackends, ScalarKind.allCases)
     func gemm(backend: Backend, scalar: ScalarKind) {
         Backend.withCurrent(backend) { withScalar(scalar) { checkGEMM($0) } }
+    }
+
+    @Test("every native GEMM kernel this CPU runs (baseline, AVX2) matches the reference", arguments: NativeKernel.available, ScalarKind.allCases)
+    func nativeKernels(kernel: NativeKernel, scalar: ScalarKind) {
+        Backend.withCurrent(.native) { NativeKernel.withCurrent(kernel) { withScalar(scalar) { checkGEMM($0); checkBetaZeroIgnoresNaN($0) } } }
     }
 
     @Test("β = 0 overwrites C even when it holds NaN", arguments: testBackends, ScalarKind.allCases)

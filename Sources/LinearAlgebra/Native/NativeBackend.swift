@@ -4,7 +4,7 @@
 ///
 /// | verb | algorithm |
 /// |---|---|
-/// | gemm | packed panels, 6×8 SIMD register tile, cache blocking, rows of C split across threads |
+/// | gemm | `PackedGEMM` (GEMMKernels): packed panels, 6×2-vector register tile, cache blocking, threads; AVX2+FMA build chosen at run time |
 /// | svd | one-sided Jacobi (Hestenes) on the shorter side, after a QR for tall inputs |
 /// | symmetric eigen | Householder tridiagonalisation + implicit QL with Wilkinson shifts |
 /// | cholesky | row-oriented Cholesky–Crout (contiguous dot products) |
