@@ -8,13 +8,16 @@ import LinearAlgebra
 ///
 /// Usage: rankwise-bench [--quick] [--repetitions N] [--threads N] [--output DIR]
 ///                       [--suites linalg,rsvd,eora,kernel] [--backends openblas,native]
-///                       [--max-native-decomposition N]
+///                       [--max-native-decomposition N] [--gemm-sizes 256,512]
+///                       [--decomposition-sizes 512,1024]
 @main
 struct RankwiseBench {
     var harness: Harness
     let quick: Bool
     let backends: [Backend]
     let maxNativeDecomposition: Int
+    var gemmSizes: [Int]
+    var decompositionSizes: [Int]
 
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
@@ -22,7 +25,18 @@ struct RankwiseBench {
             guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
             return arguments[i + 1]
         }
+        if arguments.contains("--help") || arguments.contains("-h") {
+            print("""
+                usage: rankwise-bench [--quick] [--repetitions N] [--threads N] [--output DIR]
+                                      [--suites linalg,rsvd,eora,kernel] [--backends openblas,native]
+                                      [--max-native-decomposition N] [--gemm-sizes 256,512,...]
+                                      [--decomposition-sizes 512,1024,...]
+                Times Rankwise's backends; writes DIR/swift.json (default DIR: bench-results).
+                """)
+            return
+        }
         let quick = arguments.contains("--quick")
+        func sizes(_ name: String) -> [Int]? { option(name).map { $0.split(separator: ",").compactMap { Int($0) } } }
         let output = URL(fileURLWithPath: option("--output") ?? "bench-results")
         let suites = Set((option("--suites") ?? "linalg,rsvd,eora,kernel").split(separator: ",").map(String.init))
         if let threads = option("--threads").flatMap(Int.init) { Backend.threadCount = threads }
@@ -31,7 +45,9 @@ struct RankwiseBench {
             quick: quick,
             backends: (option("--backends")?.split(separator: ",").compactMap { Backend(name: String($0)) } ?? Backend.available)
                 .filter(\.isAvailable),
-            maxNativeDecomposition: option("--max-native-decomposition").flatMap(Int.init) ?? (quick ? 512 : 1024))
+            maxNativeDecomposition: option("--max-native-decomposition").flatMap(Int.init) ?? (quick ? 512 : 1024),
+            gemmSizes: sizes("--gemm-sizes") ?? (quick ? [256, 512, 1024] : [256, 512, 1024, 2048, 4096]),
+            decompositionSizes: sizes("--decomposition-sizes") ?? (quick ? [256, 512] : [512, 1024, 2048]))
         do {
             if suites.contains("linalg") {
                 try bench.linalg(Float.self)
@@ -47,8 +63,6 @@ struct RankwiseBench {
         }
     }
 
-    var gemmSizes: [Int] { quick ? [256, 512, 1024] : [256, 512, 1024, 2048, 4096] }
-    var decompositionSizes: [Int] { quick ? [256, 512] : [512, 1024, 2048] }
 
     mutating func linalg<T: Scalar>(_: T.Type) throws {
         let dtype = dtypeName(T.self)
