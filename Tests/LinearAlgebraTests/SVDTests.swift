@@ -39,6 +39,11 @@ struct SVDTests {
                      "graded spectrum 60×40")
         // Entries far from 1 in magnitude must not overflow or underflow.
         try checkSVD(1e-30 * Matrix<T>.random(rows: 9, columns: 7, seed: 10), "tiny entries")
+        // n ≥ 64: the native backend preconditions Jacobi with the eigenvectors of AᵀA.
+        try checkSVD(lowRankMatrix(T.self, rows: 120, columns: 80, rank: 7, seed: 11), "rank 7 of 120×80")
+        try checkSVD(try matrixWithSpectrum(T.self, rows: 96, columns: 96, singularValues: (0..<96).map { pow(10, -Double($0) / 12) }, seed: 12),
+                     "graded spectrum 96×96 (κ = 1e8)")
+        try checkSVD(Matrix<T>.identity(70) + Matrix<T>(rows: 70, columns: 70, repeating: 1), "repeated σ, 70×70")
         try checkSVD(T(1e30) * Matrix<T>.random(rows: 7, columns: 9, seed: 11), "huge entries")
     }
 

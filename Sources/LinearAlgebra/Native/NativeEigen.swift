@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Symmetric eigendecomposition: Householder reduction to tridiagonal form,
 /// then the implicit QL algorithm with Wilkinson-type shifts.
 ///
@@ -65,12 +67,21 @@ enum NativeEigen {
             v[0] = 1
             for i in 1..<size { v[i] = x[i] }
             // p = τ A₂₂ v; w = p − (τ/2)(pᵀv) v; A₂₂ ← A₂₂ − v wᵀ − w vᵀ.
+            // A₂₂ is kept whole and symmetric, so A₂₂v = Σᵢ vᵢ·(row i): axpys
+            // over contiguous rows, which vectorise (a dot product per row
+            // would be a serial floating-point reduction).
+            for i in 0..<size { p[i] = 0 }
+            p.withUnsafeMutableBufferPointer { pp in
+                let pb = pp.baseAddress!
+                for i in 0..<size {
+                    let row = a + (k + 1 + i) * n + k + 1
+                    let vi = v[i]
+                    for j in 0..<size { pb[j] += vi * row[j] }
+                }
+            }
             var pv: T = 0
             for i in 0..<size {
-                let row = a + (k + 1 + i) * n + k + 1
-                var sum: T = 0
-                for j in 0..<size { sum += row[j] * v[j] }
-                p[i] = tau * sum
+                p[i] *= tau
                 pv += p[i] * v[i]
             }
             let half = tau * pv / 2
@@ -109,6 +120,7 @@ enum NativeEigen {
     @inline(__always)
     static func implicitQL<T: Scalar>(n: Int, d: inout [T], e: inout [T], zt: UnsafeMutablePointer<T>?) -> Bool {
         let eps = T.ulpOfOne
+        var cosines = [T](repeating: 0, count: n), sines = [T](repeating: 0, count: n)
         for l in 0..<n {
             var iterations = 0
             while true {
@@ -128,6 +140,7 @@ enum NativeEigen {
                 var s: T = 1, c: T = 1, p: T = 0
                 var i = m - 1
                 var deflated = false
+                var rotations = 0
                 while i >= l {
                     let f = s * e[i], b = c * e[i]
                     r = hypot(f, g)
@@ -145,16 +158,12 @@ enum NativeEigen {
                     p = s * r
                     d[i + 1] = g + p
                     g = c * r - b
-                    if let zt {
-                        let upper = zt + i * n, lower = zt + (i + 1) * n
-                        for k in 0..<n {
-                            let t = lower[k]
-                            lower[k] = s * upper[k] + c * t
-                            upper[k] = c * upper[k] - s * t
-                        }
-                    }
+                    cosines[rotations] = c
+                    sines[rotations] = s
+                    rotations += 1
                     i -= 1
                 }
+                if let zt { applyRotations(count: rotations, bottom: m, cosines: cosines, sines: sines, zt: zt, n: n) }
                 if deflated { continue }
                 d[l] -= p
                 e[l] = g
@@ -162,6 +171,40 @@ enum NativeEigen {
             }
         }
         return true
+    }
+
+    /// Applies one QL sweep's rotations to the rows of Zᵀ: rotation r acts on
+    /// rows (bottom − r − 1, bottom − r). The columns are independent, so they
+    /// are cut into chunks, each run through the whole sequence while its rows
+    /// stay in cache, and the chunks are shared out across threads.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func applyRotations<T: Scalar>(count: Int, bottom: Int, cosines: [T], sines: [T], zt: UnsafeMutablePointer<T>, n: Int) {
+        guard count > 0 else { return }
+        let width = 256
+        let chunks = (n + width - 1) / width
+        cosines.withUnsafeBufferPointer { cp in
+            sines.withUnsafeBufferPointer { sp in
+                nonisolated(unsafe) let zt = zt
+                nonisolated(unsafe) let work = { (chunk: Int) in
+                    let first = chunk * width, last = Swift.min(n, first + width)
+                    for r in 0..<count {
+                        let c = cp[r], s = sp[r]
+                        let upper = zt + (bottom - r - 1) * n, lower = zt + (bottom - r) * n
+                        for k in first..<last {
+                            let t = lower[k]
+                            lower[k] = s * upper[k] + c * t
+                            upper[k] = c * upper[k] - s * t
+                        }
+                    }
+                }
+                if chunks > 1 && Backend.threadCount > 1 && count * n >= 1 << 15 {
+                    DispatchQueue.concurrentPerform(iterations: chunks) { work($0) }
+                } else {
+                    for chunk in 0..<chunks { work(chunk) }
+                }
+            }
+        }
     }
 
     /// sqrt(a² + b²) without overflow or harmful underflow.

@@ -9,6 +9,25 @@
 /// is zero, U is completed to orthonormal columns.
 enum NativeSVD {
     static let maxSweeps = 60
+    /// From this many columns on, Jacobi is preconditioned by the eigenvectors of AᵀA.
+    static let preconditionSize = 64
+
+    /// Σₖ x[k]·y[k] with eight independent SIMD lanes (a plain loop is a
+    /// serial floating-point reduction that the compiler may not vectorise).
+    @inline(__always)
+    static func dot<T: Scalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ count: Int) -> T {
+        var acc0 = SIMD8<T>(), acc1 = SIMD8<T>()
+        var k = 0
+        let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y), size = MemoryLayout<T>.stride
+        while k + 16 <= count {
+            acc0 += rx.loadUnaligned(fromByteOffset: k * size, as: SIMD8<T>.self) * ry.loadUnaligned(fromByteOffset: k * size, as: SIMD8<T>.self)
+            acc1 += rx.loadUnaligned(fromByteOffset: (k + 8) * size, as: SIMD8<T>.self) * ry.loadUnaligned(fromByteOffset: (k + 8) * size, as: SIMD8<T>.self)
+            k += 16
+        }
+        var sum = (acc0 + acc1).sum()
+        while k < count { sum += x[k] * y[k]; k += 1 }
+        return sum
+    }
 
     @_specialize(where T == Float)
     @_specialize(where T == Double)
@@ -43,27 +62,45 @@ enum NativeSVD {
         var g = (T(1) / scale * a).transposed()        // n×m: row i is column i of A
         var vt = computeVectors ? Matrix<T>.identity(n) : Matrix<T>.zeros(rows: 0, columns: 0)
         let eps = T.ulpOfOne
+        // Pairs whose cosine is below `tolerance` count as orthogonal. Small
+        // matrices keep the strict ε (and Jacobi's high relative accuracy on
+        // graded matrices); larger ones are preconditioned and use √m·ε, the
+        // default of LAPACK's xGESVJ.
+        var tolerance = eps
+        if n >= preconditionSize {
+            // Preconditioning: with AᵀA = QΛQᵀ, the columns of A·Q are already
+            // orthogonal up to O(ε‖A‖²) in their inner products, so Jacobi on
+            // A·Q finishes in a few sweeps that are mostly dot products, and
+            // V = Q·J. Singular values still come from the columns of A·Q,
+            // not from √λ, so no digits are lost to squaring (the eigenvalues
+            // only order the columns).
+            let eigen = try NativeEigen.decompose(g * g.transposed(), computeVectors: true)
+            let q = Matrix<T>(rows: n, columns: n) { i, j in eigen.vectors[i, n - 1 - j] }   // descending λ first
+            g = Matrix.product(q, .transposed, g, .none)           // rows: columns of A·Q
+            if computeVectors { vt = q.transposed() }
+            tolerance = eps * T(Double(m).squareRoot())
+        }
         var sweeps = 0
         var worst: T = 0
+        var norms = [T](repeating: 0, count: n)
         g.withUnsafeMutableBufferPointer { gp in
             vt.withUnsafeMutableBufferPointer { vp in
                 let gb = gp.baseAddress!
                 repeat {
                     worst = 0
                     var rotated = false
+                    // Squared norms are refreshed once a sweep and updated
+                    // through each rotation, so a pair costs one dot product.
+                    for i in 0..<n { norms[i] = dot(gb + i * m, gb + i * m, m) }
                     for i in 0..<n {
                         for j in (i + 1)..<Swift.max(n, i + 1) {
                             let gi = gb + i * m, gj = gb + j * m
-                            var alpha: T = 0, beta: T = 0, gamma: T = 0
-                            for k in 0..<m {
-                                alpha += gi[k] * gi[k]
-                                beta += gj[k] * gj[k]
-                                gamma += gi[k] * gj[k]
-                            }
+                            let alpha = norms[i], beta = norms[j]
                             if alpha == 0 || beta == 0 { continue }
+                            let gamma = dot(gi, gj, m)
                             let cosine = gamma.magnitude / (alpha.squareRoot() * beta.squareRoot())
                             worst = Swift.max(worst, cosine)
-                            if cosine <= eps { continue }
+                            if cosine <= tolerance { continue }
                             rotated = true
                             let zeta = (beta - alpha) / (2 * gamma)
                             let t = (zeta >= 0 ? T(1) : T(-1)) / (zeta.magnitude + (1 + zeta * zeta).squareRoot())
@@ -73,6 +110,11 @@ enum NativeSVD {
                                 gi[k] = c * x - s * y
                                 gj[k] = s * x + c * y
                             }
+                            // The updated norms; where the update cancels (a
+                            // column shrinks to under a quarter), recompute.
+                            let newI = alpha - t * gamma, newJ = beta + t * gamma
+                            norms[i] = newI >= alpha / 4 ? newI : dot(gi, gi, m)
+                            norms[j] = newJ >= beta / 4 ? newJ : dot(gj, gj, m)
                             if computeVectors {
                                 let vi = vp.baseAddress! + i * n, vj = vp.baseAddress! + j * n
                                 for k in 0..<n {
@@ -88,8 +130,8 @@ enum NativeSVD {
                 } while sweeps < maxSweeps
             }
         }
-        // Rounding can keep a few cosines hovering just above ε: accept those.
-        if sweeps >= maxSweeps && worst > 64 * eps { throw LinearAlgebraError.noConvergence(operation: "svd") }
+        // Rounding can keep a few cosines hovering just above the tolerance: accept those.
+        if sweeps >= maxSweeps && worst > 64 * tolerance { throw LinearAlgebraError.noConvergence(operation: "svd") }
 
         var sigma = [T](repeating: 0, count: n)
         g.withUnsafeBufferPointer { gp in
@@ -147,28 +189,36 @@ enum NativeSVD {
     static func completedBasis<T: Scalar>(_ basis: Matrix<T>, count: Int, dimension m: Int) -> Matrix<T> {
         var out = basis
         let rows = basis.rows
-        var candidate = 0
         out.withUnsafeMutableBufferPointer { p in
             var row = count
-            while row < rows && candidate < m {
-                let target = p.baseAddress! + row * m
-                for k in 0..<m { target[k] = k == candidate ? 1 : 0 }
-                candidate += 1
-                for _ in 0..<2 {
-                    for prior in 0..<row {
-                        let q = p.baseAddress! + prior * m
-                        var dot: T = 0
-                        for k in 0..<m { dot += q[k] * target[k] }
-                        for k in 0..<m { target[k] -= dot * q[k] }
+            // First prefer unit vectors that keep over half their length after
+            // projection; if those run out, accept any that keep 1/(2√m): the
+            // unit vectors' squared residuals sum to the missing dimension,
+            // so one of them keeps at least 1/√m, and twice-applied
+            // Gram–Schmidt is accurate from there.
+            for threshold in [T(0.5), T(0.5) / T(Double(m).squareRoot())] {
+                var candidate = 0
+                while row < rows && candidate < m {
+                    let target = p.baseAddress! + row * m
+                    for k in 0..<m { target[k] = k == candidate ? 1 : 0 }
+                    candidate += 1
+                    for _ in 0..<2 {
+                        for prior in 0..<row {
+                            let q = p.baseAddress! + prior * m
+                            var dot: T = 0
+                            for k in 0..<m { dot += q[k] * target[k] }
+                            for k in 0..<m { target[k] -= dot * q[k] }
+                        }
                     }
+                    var norm: T = 0
+                    for k in 0..<m { norm += target[k] * target[k] }
+                    norm = norm.squareRoot()
+                    guard norm > threshold else { continue }   // (almost) in the span already: try the next
+                    for k in 0..<m { target[k] /= norm }
+                    row += 1
                 }
-                var norm: T = 0
-                for k in 0..<m { norm += target[k] * target[k] }
-                norm = norm.squareRoot()
-                guard norm > 0.5 else { continue }   // this unit vector lies (almost) in the span: try the next
-                for k in 0..<m { target[k] /= norm }
-                row += 1
             }
+            for r in row..<rows { for k in 0..<m { p[r * m + k] = 0 } }
         }
         return out
     }
