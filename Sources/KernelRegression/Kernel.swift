@@ -1,3 +1,4 @@
+import Dispatch
 import LinearAlgebra
 
 #if canImport(Glibc)
@@ -70,7 +71,8 @@ public enum Kernel: Sendable, Equatable {
             return Matrix.product(x, .none, y, .transposed).map { T(tanh($0.doubleValue * g! + c)) }
         case .rbf(let g):
             var d = squaredDistances(x, y)
-            d = d.map { T(exp(-g! * $0.doubleValue)) }
+            let scale = -g!
+            updateInParallel(&d) { T(exp(scale * $0.doubleValue)) }
             return d
         case .laplacian(let g):
             return Matrix(rows: x.rows, columns: y.rows) { i, j in
@@ -87,10 +89,38 @@ public enum Kernel: Sendable, Equatable {
     public func gram<T: Scalar>(_ x: Matrix<T>) -> Matrix<T> {
         var k = matrix(x, x)
         let n = k.rows
-        if case .rbf = self { for i in 0..<n { k[i, i] = 1 } }
-        // Symmetrise exactly (GEMM rounding may differ across the diagonal).
-        for i in 0..<n { for j in 0..<i { k[j, i] = k[i, j] } }
+        // Symmetrise exactly (GEMM rounding may differ across the diagonal),
+        // in 64×64 tiles so both the reads and the transposed writes stay in cache.
+        let rbf: Bool
+        if case .rbf = self { rbf = true } else { rbf = false }
+        k.withUnsafeMutableBufferPointer { p in
+            let tile = 64
+            for bi in stride(from: 0, to: n, by: tile) {
+                for bj in stride(from: 0, to: bi + 1, by: tile) {
+                    for i in bi..<Swift.min(n, bi + tile) {
+                        for j in bj..<Swift.min(i, bj + tile) { p[j * n + i] = p[i * n + j] }
+                    }
+                }
+            }
+            if rbf { for i in 0..<n { p[i * n + i] = 1 } }
+        }
         return k
+    }
+}
+
+/// m[i] ← f(m[i]) for every element, in chunks across the cores.
+func updateInParallel<T: Scalar>(_ m: inout Matrix<T>, _ f: @escaping @Sendable (T) -> T) {
+    m.withUnsafeMutableBufferPointer { p in
+        nonisolated(unsafe) let p = p
+        let chunk = 1 << 16, chunks = (p.count + chunk - 1) / chunk
+        nonisolated(unsafe) let work = { (c: Int) in
+            for i in (c * chunk)..<Swift.min(p.count, (c + 1) * chunk) { p[i] = f(p[i]) }
+        }
+        if chunks > 1 && Backend.threadCount > 1 {
+            DispatchQueue.concurrentPerform(iterations: chunks) { work($0) }
+        } else {
+            for c in 0..<chunks { work(c) }
+        }
     }
 }
 
