@@ -38,8 +38,14 @@ def cell(r):
     if r is None:
         return "—"
     if r.get("flops"):
-        return f"{r['flops'] / r['median'] / 1e9:7.1f} GF/s"
-    return f"{r['median']:9.4f} s"
+        text = f"{r['flops'] / r['median'] / 1e9:7.1f} GF/s"
+    elif r.get("bytes"):
+        text = f"{r['bytes'] / r['median'] / 1e9:6.2f} GB/s"
+    else:
+        text = f"{r['median']:9.4f} s"
+    if r.get("metricName") == "peak RSS MB":
+        text += f" ({r['metric']:.0f} MB)"
+    return text
 
 
 header = ["operation", "dtype", "size"] + implementations + [f"{i}/{baseline}" for i in implementations if i != baseline]
@@ -59,6 +65,8 @@ for (suite, op, dtype, size), by_impl in rows.items():
             "suite": suite, "operation": op, "dtype": dtype, "size": size, "implementation": i,
             "median_s": r["median"], "min_s": r["min"], "repetitions": r["repetitions"],
             "gflops": (r["flops"] / r["median"] / 1e9) if r.get("flops") else "",
+            "gbytes_per_s": (r["bytes"] / r["median"] / 1e9) if r.get("bytes") else "",
+            "metric": r.get("metric", ""), "metric_name": r.get("metricName", ""),
             "time_ratio_to_" + baseline: (r["median"] / base["median"]) if base else "",
         })
 

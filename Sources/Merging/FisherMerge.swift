@@ -1,3 +1,4 @@
+import Dispatch
 import LinearAlgebra
 
 /// Fisher-weighted averaging (Matena and Raffel, 2022).
@@ -57,22 +58,47 @@ public struct FisherMerge: Sendable, Equatable {
             throw MergingError.sizeMismatch(tensor: name, detail: "the Fisher has \(fishers[0].count) values, the parameter \(tensors[0].count)")
         }
         for (i, f) in fishers.enumerated() {
-            if let bad = f.first(where: { $0 < 0 }) { throw MergingError.negativeFisher(tensor: name, model: i, value: Double(bad)) }
+            let scan = ValueScan(f)
+            if scan.anyNegative, let bad = f.first(where: { $0 < 0 }) { throw MergingError.negativeFisher(tensor: name, model: i, value: Double(bad)) }
         }
         let lambdaSum = lambda.reduce(0, +)
         let count = tensors[0].count
         var out = [T](repeating: 0, count: count)
-        for j in 0..<count {
-            var numerator = 0.0, denominator = 0.0, plain = 0.0
-            for i in tensors.indices {
-                var f = fishers[i][j].doubleValue
-                if i == 0 || floorAll { f = Swift.max(f, floor) }
-                let theta = tensors[i][j].doubleValue
-                numerator += lambda[i] * f * theta
-                denominator += lambda[i] * f
-                plain += lambda[i] * theta
+        let floor = self.floor, floorAll = self.floorAll
+        // Elementwise and independent: chunks of 16K values across threads;
+        // within a chunk, model by model over contiguous values (so the
+        // loops vectorise) into Double accumulators that stay in L2.
+        let chunk = 1 << 14, chunks = (count + chunk - 1) / chunk
+        out.withUnsafeMutableBufferPointer { result in
+            nonisolated(unsafe) let result = result
+            nonisolated(unsafe) let work = { (c: Int) in
+                let first = c * chunk, length = Swift.min(count, first + chunk) - first
+                var numerator = [Double](repeating: 0, count: length)
+                var denominator = numerator, plain = numerator
+                for i in tensors.indices {
+                    let l = lambda[i], floored = i == 0 || floorAll
+                    tensors[i].withUnsafeBufferPointer { theta in
+                        fishers[i].withUnsafeBufferPointer { fisher in
+                            for j in 0..<length {
+                                var f = fisher[first + j].doubleValue
+                                if floored { f = Swift.max(f, floor) }
+                                let t = theta[first + j].doubleValue
+                                numerator[j] += l * f * t
+                                denominator[j] += l * f
+                                plain[j] += l * t
+                            }
+                        }
+                    }
+                }
+                for j in 0..<length {
+                    result[first + j] = T(denominator[j] > 0 ? numerator[j] / denominator[j] : plain[j] / lambdaSum)
+                }
             }
-            out[j] = T(denominator > 0 ? numerator / denominator : plain / lambdaSum)
+            if chunks > 1 && Backend.threadCount > 1 {
+                DispatchQueue.concurrentPerform(iterations: chunks) { work($0) }
+            } else {
+                for c in 0..<chunks { work(c) }
+            }
         }
         return out
     }
@@ -89,7 +115,34 @@ public struct FisherNorms: Sendable {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public mutating func add<T: Scalar>(_ fisher: [T], model: Int) {
-        squares[model] += fisher.reduce(0.0) { $0 + $1.doubleValue * $1.doubleValue }
+        // Eight independent Double lanes per 64K chunk, chunks across threads.
+        let chunk = 1 << 16, chunks = (fisher.count + chunk - 1) / chunk
+        var partial = [Double](repeating: 0, count: chunks)
+        fisher.withUnsafeBufferPointer { f in
+            partial.withUnsafeMutableBufferPointer { sums in
+                nonisolated(unsafe) let sums = sums
+                nonisolated(unsafe) let work = { (c: Int) in
+                    var lanes = SIMD8<Double>()
+                    var j = c * chunk
+                    let end = Swift.min(f.count, j + chunk)
+                    while j + 8 <= end {
+                        let v = SIMD8<Double>(f[j].doubleValue, f[j + 1].doubleValue, f[j + 2].doubleValue, f[j + 3].doubleValue,
+                                              f[j + 4].doubleValue, f[j + 5].doubleValue, f[j + 6].doubleValue, f[j + 7].doubleValue)
+                        lanes += v * v
+                        j += 8
+                    }
+                    var sum = lanes.sum()
+                    while j < end { sum += f[j].doubleValue * f[j].doubleValue; j += 1 }
+                    sums[c] = sum
+                }
+                if chunks > 1 && Backend.threadCount > 1 {
+                    DispatchQueue.concurrentPerform(iterations: chunks) { work($0) }
+                } else {
+                    for c in 0..<chunks { work(c) }
+                }
+            }
+        }
+        squares[model] += partial.reduce(0, +)
     }
 
     /// ‖Fᵢ‖₂ for every model.

@@ -44,6 +44,27 @@ func checkSameSize<T: BinaryFloatingPoint>(_ tensors: [[T]], name: String, what:
         guard t.count == count else {
             throw MergingError.sizeMismatch(tensor: name, detail: "model \(i + 1) has \(t.count) \(what), model 1 has \(count)")
         }
-        guard t.allSatisfy(\.isFinite) else { throw MergingError.nonFinite(tensor: name, what: "model \(i + 1)'s \(what)") }
+        guard ValueScan(t).allFinite else { throw MergingError.nonFinite(tensor: name, what: "model \(i + 1)'s \(what)") }
+    }
+}
+
+/// Whether every value is finite, and whether any is below zero, in one
+/// branch-free pass (flag reductions over compares, which vectorise).
+public struct ValueScan<T: BinaryFloatingPoint> {
+    public let allFinite: Bool
+    public let anyNegative: Bool
+
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public init(_ values: [T]) {
+        var nonFinite: UInt8 = 0, negative: UInt8 = 0
+        values.withUnsafeBufferPointer { p in
+            for x in p {
+                nonFinite |= x.isFinite ? 0 : 1
+                negative |= x < 0 ? 1 : 0
+            }
+        }
+        allFinite = nonFinite == 0
+        anyNegative = negative != 0
     }
 }

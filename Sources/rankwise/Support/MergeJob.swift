@@ -75,11 +75,13 @@ struct MergeJob {
             for (i, f) in fishers.enumerated() {
                 for name in reference.tensorNames where reference[name]!.dtype.isFloatingPoint {
                     let values: [Float] = try f.array(name)
-                    if let bad = values.first(where: { !$0.isFinite || $0 < 0 }) {
+                    let scan = ValueScan(values)
+                    if !scan.allFinite || scan.anyNegative, let bad = values.first(where: { !$0.isFinite || $0 < 0 }) {
                         if !bad.isFinite { throw MergingError.nonFinite(tensor: name, what: "the Fisher of model \(i + 1) (\(f.url.path))") }
                         throw MergingError.negativeFisher(tensor: name, model: i, value: Double(bad))
                     }
                     accumulator.add(values, model: i)
+                    f.evict(name)
                 }
             }
             norms = accumulator.norms

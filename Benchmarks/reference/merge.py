@@ -1,0 +1,143 @@
+"""The merge row of `make bench`: Fisher merging of four float32 models with their
+Fishers (four 1 GB models + four 1 GB Fishers; --quick: 64 MB each), end to end
+(read, merge, write), as input throughput in GB/s with each process's peak RSS.
+
+Two implementations run in the same invocation on the same files, each in a
+fresh child process so that peak RSS is its own:
+  openblas  the built `rankwise merge --method fisher` (.build/release/rankwise)
+  numpy     the same formula (spec/algorithms.md) in numpy, memory-mapping the
+            inputs and writing one safetensors file
+
+Usage: merge.py [--quick] [--repetitions N] [--threads N] [--output DIR]
+       [--rankwise PATH] [--keep-data]
+"""
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+
+from common import Harness, limit_threads, parse_args
+
+args = parse_args(sys.argv[1:])
+limit_threads(args["threads"])
+
+import numpy as np  # noqa: E402
+
+
+def read_safetensors(path):
+    """name -> read-only float32 memmap view (the files written below are F32 only)."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + n)
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = info["data_offsets"]
+        out[name] = data[start:end].view(np.float32).reshape(info["shape"])
+    return out
+
+
+def write_safetensors(path, tensors):
+    """tensors: list of (name, shape, producer) with producer() -> float32 array, written one at a time."""
+    header, offset = {"__metadata__": {"format": "pt"}}, 0
+    for name, shape, _ in tensors:
+        size = int(np.prod(shape)) * 4
+        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + size]}
+        offset += size
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(len(text).to_bytes(8, "little"))
+        f.write(text)
+        for _, _, produce in tensors:
+            f.write(np.ascontiguousarray(produce(), dtype=np.float32).tobytes())
+    os.replace(tmp, path)
+
+
+def numpy_fisher_merge(models, fishers, out, floor=1e-6):
+    """theta = sum(l'_i F~_i theta_i) / sum(l'_i F~_i), l'_i = 1 / ||F_i||_2 (equal weights,
+    normalised), F~_0 = max(F_0, floor); the plain mean where the denominator is 0."""
+    ms = [read_safetensors(p) for p in models]
+    fs = [read_safetensors(p) for p in fishers]
+    norms = [np.sqrt(sum(float(np.dot(t.ravel().astype(np.float64), t.ravel().astype(np.float64))) for t in f.values())) for f in fs]
+    lam = [1.0 / n if n > 0 else 1.0 for n in norms]
+
+    def merged(name):
+        num = np.zeros(ms[0][name].shape, dtype=np.float64)
+        den = np.zeros_like(num)
+        plain = np.zeros_like(num)
+        for i, (m, f) in enumerate(zip(ms, fs)):
+            fi = f[name].astype(np.float64)
+            if i == 0:
+                np.maximum(fi, floor, out=fi)
+            fi *= lam[i]
+            den += fi
+            fi *= m[name]
+            num += fi
+            plain += lam[i] * m[name].astype(np.float64)
+        return np.where(den > 0, num / np.where(den > 0, den, 1), plain / sum(lam)).astype(np.float32)
+
+    write_safetensors(out, [(name, t.shape, lambda name=name: merged(name)) for name, t in ms[0].items()])
+
+
+if len(sys.argv) > 1 and sys.argv[1] == "--numpy-worker":
+    numpy_fisher_merge(sys.argv[2:6], sys.argv[6:10], sys.argv[10])
+    sys.exit(0)
+
+quick = args["quick"]
+rows, columns, count = (1024, 4096, 4) if quick else (4096, 4096, 16)    # 64 MB or 1 GiB per file
+rankwise = sys.argv[sys.argv.index("--rankwise") + 1] if "--rankwise" in sys.argv else ".build/release/rankwise"
+if not os.path.exists(rankwise):
+    sys.exit(f"merge.py: {rankwise} not found (swift build -c release --product rankwise)")
+folder = os.path.join(args["output"], "merge-data")
+os.makedirs(folder, exist_ok=True)
+rng = np.random.default_rng(3)
+models = [os.path.join(folder, f"model{i}.safetensors") for i in range(4)]
+fishers = [os.path.join(folder, f"fisher{i}.safetensors") for i in range(4)]
+names = [f"model.layers.{k}.mlp.up_proj.weight" for k in range(count)]
+for i in range(4):
+    write_safetensors(models[i], [(n, (rows, columns), lambda: rng.standard_normal((rows, columns), dtype=np.float32) * 0.02) for n in names])
+    write_safetensors(fishers[i], [(n, (rows, columns), lambda: rng.random((rows, columns), dtype=np.float32) ** 2) for n in names])
+input_bytes = sum(os.path.getsize(p) for p in models + fishers)
+size = f"4 models x {rows * columns * count * 4 / 2**20:.0f} MiB"
+
+
+def child(command):
+    """Runs a child to completion; returns its peak RSS in MB."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    if status != 0:
+        sys.exit(f"merge.py: {' '.join(command)} failed with status {status}")
+    return usage.ru_maxrss / 1024
+
+
+threads = ["--threads", str(args["threads"])] if args["threads"] else []
+commands = {
+    "openblas": [rankwise, "merge", "--method", "fisher", *models, "--fisher", *fishers, "-q", *threads,
+                 "-o", os.path.join(folder, "merged-rankwise.safetensors")],
+    "numpy": [sys.executable, __file__, "--numpy-worker", *models, *fishers, os.path.join(folder, "merged-numpy.safetensors")],
+}
+h = Harness(min(args["repetitions"], 3), slow_run_seconds=60)
+for implementation, command in commands.items():
+    peak = []
+    h.measure("merge", "fisher merge, 4 models", "float32", size, implementation, lambda: peak.append(child(command)))
+    record = h.records[-1]
+    record["bytes"] = input_bytes
+    record["metric"], record["metricName"] = max(peak), "peak RSS MB"
+    print(f"  {input_bytes / record['median'] / 1e9:.2f} GB/s of input, peak RSS {max(peak):.0f} MB", file=sys.stderr)
+
+a = read_safetensors(os.path.join(folder, "merged-rankwise.safetensors"))
+b = read_safetensors(os.path.join(folder, "merged-numpy.safetensors"))
+worst = max(float(np.max(np.abs(a[n] - b[n]))) for n in names)
+print(f"  max |rankwise - numpy| = {worst:.3g}", file=sys.stderr)
+if worst > 1e-6:
+    sys.exit("merge.py: the two merges differ")
+h.write(args["output"], "reference-merge.json", {"numpy": np.__version__, "merge_max_abs_difference": worst})
+if "--keep-data" not in sys.argv:
+    shutil.rmtree(folder)
