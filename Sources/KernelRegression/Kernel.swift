@@ -1,4 +1,3 @@
-import Dispatch
 import LinearAlgebra
 
 #if canImport(Glibc)
@@ -109,17 +108,11 @@ public enum Kernel: Sendable, Equatable {
 }
 
 /// m[i] ← f(m[i]) for every element, in chunks across the cores.
-func updateInParallel<T: Scalar>(_ m: inout Matrix<T>, _ f: @escaping @Sendable (T) -> T) {
+func updateInParallel<T: Scalar>(_ m: inout Matrix<T>, _ f: (T) -> T) {
     m.withUnsafeMutableBufferPointer { p in
-        nonisolated(unsafe) let p = p
-        let chunk = 1 << 16, chunks = (p.count + chunk - 1) / chunk
-        nonisolated(unsafe) let work = { (c: Int) in
+        let chunk = 1 << 16
+        Backend.forEachChunk((p.count + chunk - 1) / chunk) { c in
             for i in (c * chunk)..<Swift.min(p.count, (c + 1) * chunk) { p[i] = f(p[i]) }
-        }
-        if chunks > 1 && Backend.threadCount > 1 {
-            DispatchQueue.concurrentPerform(iterations: chunks) { work($0) }
-        } else {
-            for c in 0..<chunks { work(c) }
         }
     }
 }

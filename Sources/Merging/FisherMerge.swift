@@ -1,4 +1,3 @@
-import Dispatch
 import LinearAlgebra
 
 /// Fisher-weighted averaging (Matena and Raffel, 2022).
@@ -70,8 +69,7 @@ public struct FisherMerge: Sendable, Equatable {
         // loops vectorise) into Double accumulators that stay in L2.
         let chunk = 1 << 14, chunks = (count + chunk - 1) / chunk
         out.withUnsafeMutableBufferPointer { result in
-            nonisolated(unsafe) let result = result
-            nonisolated(unsafe) let work = { (c: Int) in
+            let work = { (c: Int) in
                 let first = c * chunk, length = Swift.min(count, first + chunk) - first
                 var numerator = [Double](repeating: 0, count: length)
                 var denominator = numerator, plain = numerator
@@ -94,11 +92,7 @@ public struct FisherMerge: Sendable, Equatable {
                     result[first + j] = T(denominator[j] > 0 ? numerator[j] / denominator[j] : plain[j] / lambdaSum)
                 }
             }
-            if chunks > 1 && Backend.threadCount > 1 {
-                DispatchQueue.concurrentPerform(iterations: chunks) { work($0) }
-            } else {
-                for c in 0..<chunks { work(c) }
-            }
+            Backend.forEachChunk(chunks, work)
         }
         return out
     }
@@ -120,8 +114,7 @@ public struct FisherNorms: Sendable {
         var partial = [Double](repeating: 0, count: chunks)
         fisher.withUnsafeBufferPointer { f in
             partial.withUnsafeMutableBufferPointer { sums in
-                nonisolated(unsafe) let sums = sums
-                nonisolated(unsafe) let work = { (c: Int) in
+                let work = { (c: Int) in
                     var lanes = SIMD8<Double>()
                     var j = c * chunk
                     let end = Swift.min(f.count, j + chunk)
@@ -135,11 +128,7 @@ public struct FisherNorms: Sendable {
                     while j < end { sum += f[j].doubleValue * f[j].doubleValue; j += 1 }
                     sums[c] = sum
                 }
-                if chunks > 1 && Backend.threadCount > 1 {
-                    DispatchQueue.concurrentPerform(iterations: chunks) { work($0) }
-                } else {
-                    for c in 0..<chunks { work(c) }
-                }
+                Backend.forEachChunk(chunks, work)
             }
         }
         squares[model] += partial.reduce(0, +)

@@ -1,5 +1,3 @@
-import Dispatch
-
 /// Symmetric eigendecomposition: Householder reduction to tridiagonal form,
 /// then the implicit QL algorithm with Wilkinson-type shifts.
 ///
@@ -181,12 +179,12 @@ enum NativeEigen {
     @_specialize(where T == Double)
     static func applyRotations<T: Scalar>(count: Int, bottom: Int, cosines: [T], sines: [T], zt: UnsafeMutablePointer<T>, n: Int) {
         guard count > 0 else { return }
-        let width = 256
+        // Short sweeps on small matrices run as one chunk: not worth a dispatch.
+        let width = count * n >= 1 << 15 ? 256 : n
         let chunks = (n + width - 1) / width
         cosines.withUnsafeBufferPointer { cp in
             sines.withUnsafeBufferPointer { sp in
-                nonisolated(unsafe) let zt = zt
-                nonisolated(unsafe) let work = { (chunk: Int) in
+                let work = { (chunk: Int) in
                     let first = chunk * width, last = Swift.min(n, first + width)
                     for r in 0..<count {
                         let c = cp[r], s = sp[r]
@@ -198,11 +196,7 @@ enum NativeEigen {
                         }
                     }
                 }
-                if chunks > 1 && Backend.threadCount > 1 && count * n >= 1 << 15 {
-                    DispatchQueue.concurrentPerform(iterations: chunks) { work($0) }
-                } else {
-                    for chunk in 0..<chunks { work(chunk) }
-                }
+                Backend.forEachChunk(chunks, work)
             }
         }
     }
