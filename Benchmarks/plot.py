@@ -1,5 +1,7 @@
 """Charts from bench-results/results.csv (make bench-plot): GEMM GFLOP/s by
-size, and decomposition times by size, one line per implementation."""
+size and decomposition times by size, one line per implementation; and one
+bar chart of every other row (EoRA, randomized SVD, kernel regression,
+merging) as time relative to Rankwise/OpenBLAS."""
 import csv
 import os
 import sys
@@ -23,7 +25,8 @@ def series(op, dtype, value):
 
 
 written = []
-for dtype in ("float32", "float64"):
+linalg = [r for r in rows if r["suite"] == "linalg"]
+for dtype in sorted({r["dtype"] for r in linalg}):
     ops = [("gemm", "gflops", "GFLOP/s")] + [(op, "median_s", "seconds") for op in ("svd", "eigh", "cholesky", "qr")]
     fig, axes = plt.subplots(1, len(ops), figsize=(4 * len(ops), 3.4))
     for ax, (op, value, label) in zip(axes, ops):
@@ -36,9 +39,30 @@ for dtype in ("float32", "float64"):
         if value == "median_s":
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_lines():
+            ax.legend(fontsize=7)
     fig.tight_layout()
     path = os.path.join(out, f"linalg-{dtype}.png")
+    fig.savefig(path, dpi=110)
+    written.append(path)
+others = [r for r in rows if r["suite"] != "linalg" and r.get("time_ratio_to_openblas")]
+if others:
+    labels = sorted({(r["suite"], r["operation"], r["size"]) for r in others})
+    impls = sorted({r["implementation"] for r in others}, key=lambda i: (i != "openblas", i))
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(labels)), 3.8))
+    width = 0.8 / len(impls)
+    for k, impl in enumerate(impls):
+        ratio = {(r["suite"], r["operation"], r["size"]): float(r["time_ratio_to_openblas"]) for r in others if r["implementation"] == impl}
+        xs = [i + k * width for i, key in enumerate(labels) if key in ratio]
+        ax.bar(xs, [ratio[key] for key in labels if key in ratio], width, label=impl)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(labels))])
+    ax.set_xticklabels([f"{op}\n{size}" for _, op, size in labels], fontsize=7)
+    ax.axhline(1, color="black", linewidth=0.8)
+    ax.set_ylabel("time / Rankwise (OpenBLAS)")
+    ax.legend(fontsize=7)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    path = os.path.join(out, "algorithms.png")
     fig.savefig(path, dpi=110)
     written.append(path)
 print("wrote " + ", ".join(written))

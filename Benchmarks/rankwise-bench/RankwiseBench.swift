@@ -116,6 +116,7 @@ struct RankwiseBench {
             "threads": "\(Backend.threadCount)",
             "backends": Backend.available.map(\.rawValue).joined(separator: ","),
             "openblas": Backend.openBLASConfiguration ?? "none",
+            "native_kernel": NativeKernel.current.rawValue,
             "rankwise": rankwiseVersion,
         ], records: harness.records)
         let encoder = JSONEncoder()

@@ -18,10 +18,6 @@ import Dispatch
 /// both panels from L1. Packing of B and the row blocks of C are shared out
 /// across `threads` threads.
 public enum PackedGEMM {
-    /// Register tile (rows, columns) for Float and Double in this build.
-    public static let floatTile = (rows: Layout<Float>.mr, columns: Layout<Float>.nr)
-    public static let doubleTile = (rows: Layout<Double>.mr, columns: Layout<Double>.nr)
-
     @inline(never)
     public static func multiply(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
