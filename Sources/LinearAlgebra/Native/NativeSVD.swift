@@ -184,41 +184,40 @@ enum NativeSVD {
 
     /// Rows `count..<rows` of `basis` replaced by unit vectors orthonormalised
     /// (twice, classical Gram–Schmidt) against all earlier rows.
+    ///
+    /// Each new row starts from the unit vector eₖ that keeps the most length
+    /// outside the span so far: its residual ‖eₖ − PeₖI‖² = 1 − Σᵣ q_r[k]² is
+    /// known for every k from the column sums of squares, which are updated
+    /// as rows are added. The best residual is at least the missing
+    /// dimension over m, so the Gram–Schmidt is well conditioned, and the
+    /// cost is O((rows − count)·rows·m) rather than a trial of every eₖ.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     static func completedBasis<T: Scalar>(_ basis: Matrix<T>, count: Int, dimension m: Int) -> Matrix<T> {
         var out = basis
         let rows = basis.rows
         out.withUnsafeMutableBufferPointer { p in
-            var row = count
-            // First prefer unit vectors that keep over half their length after
-            // projection; if those run out, accept any that keep 1/(2√m): the
-            // unit vectors' squared residuals sum to the missing dimension,
-            // so one of them keeps at least 1/√m, and twice-applied
-            // Gram–Schmidt is accurate from there.
-            for threshold in [T(0.5), T(0.5) / T(Double(m).squareRoot())] {
-                var candidate = 0
-                while row < rows && candidate < m {
-                    let target = p.baseAddress! + row * m
-                    for k in 0..<m { target[k] = k == candidate ? 1 : 0 }
-                    candidate += 1
-                    for _ in 0..<2 {
-                        for prior in 0..<row {
-                            let q = p.baseAddress! + prior * m
-                            var dot: T = 0
-                            for k in 0..<m { dot += q[k] * target[k] }
-                            for k in 0..<m { target[k] -= dot * q[k] }
-                        }
+            let base = p.baseAddress!
+            var residual = [T](repeating: 1, count: m)
+            for r in 0..<count { for k in 0..<m { residual[k] -= base[r * m + k] * base[r * m + k] } }
+            for row in count..<Swift.min(rows, m) {
+                var best = 0
+                for k in 1..<m where residual[k] > residual[best] { best = k }
+                let target = base + row * m
+                for k in 0..<m { target[k] = k == best ? 1 : 0 }
+                for _ in 0..<2 {
+                    for prior in 0..<row {
+                        let q = base + prior * m
+                        let projection = dot(q, target, m)
+                        for k in 0..<m { target[k] -= projection * q[k] }
                     }
-                    var norm: T = 0
-                    for k in 0..<m { norm += target[k] * target[k] }
-                    norm = norm.squareRoot()
-                    guard norm > threshold else { continue }   // (almost) in the span already: try the next
-                    for k in 0..<m { target[k] /= norm }
-                    row += 1
                 }
+                let norm = dot(target, target, m).squareRoot()
+                for k in 0..<m { target[k] /= norm }
+                for k in 0..<m { residual[k] -= target[k] * target[k] }
+                residual[best] = -1   // never pick the same eₖ twice
             }
-            for r in row..<rows { for k in 0..<m { p[r * m + k] = 0 } }
+            for r in Swift.min(rows, m)..<rows { for k in 0..<m { base[r * m + k] = 0 } }
         }
         return out
     }
