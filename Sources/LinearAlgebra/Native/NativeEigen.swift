@@ -118,7 +118,8 @@ enum NativeEigen {
     @inline(__always)
     static func implicitQL<T: Scalar>(n: Int, d: inout [T], e: inout [T], zt: UnsafeMutablePointer<T>?) -> Bool {
         let eps = T.ulpOfOne
-        var cosines = [T](repeating: 0, count: n), sines = [T](repeating: 0, count: n)
+        var pending = PendingRotations<T>()
+        defer { if let zt { pending.apply(to: zt, n: n) } }
         for l in 0..<n {
             var iterations = 0
             while true {
@@ -138,7 +139,7 @@ enum NativeEigen {
                 var s: T = 1, c: T = 1, p: T = 0
                 var i = m - 1
                 var deflated = false
-                var rotations = 0
+                pending.beginSweep(bottom: m)
                 while i >= l {
                     let f = s * e[i], b = c * e[i]
                     r = hypot(f, g)
@@ -156,12 +157,10 @@ enum NativeEigen {
                     p = s * r
                     d[i + 1] = g + p
                     g = c * r - b
-                    cosines[rotations] = c
-                    sines[rotations] = s
-                    rotations += 1
+                    pending.append(cosine: c, sine: s)
                     i -= 1
                 }
-                if let zt { applyRotations(count: rotations, bottom: m, cosines: cosines, sines: sines, zt: zt, n: n) }
+                if let zt, pending.count >= 8 * n { pending.apply(to: zt, n: n) }
                 if deflated { continue }
                 d[l] -= p
                 e[l] = g
@@ -169,36 +168,6 @@ enum NativeEigen {
             }
         }
         return true
-    }
-
-    /// Applies one QL sweep's rotations to the rows of Zᵀ: rotation r acts on
-    /// rows (bottom − r − 1, bottom − r). The columns are independent, so they
-    /// are cut into chunks, each run through the whole sequence while its rows
-    /// stay in cache, and the chunks are shared out across threads.
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    static func applyRotations<T: Scalar>(count: Int, bottom: Int, cosines: [T], sines: [T], zt: UnsafeMutablePointer<T>, n: Int) {
-        guard count > 0 else { return }
-        // Short sweeps on small matrices run as one chunk: not worth a dispatch.
-        let width = count * n >= 1 << 15 ? 256 : n
-        let chunks = (n + width - 1) / width
-        cosines.withUnsafeBufferPointer { cp in
-            sines.withUnsafeBufferPointer { sp in
-                let work = { (chunk: Int) in
-                    let first = chunk * width, last = Swift.min(n, first + width)
-                    for r in 0..<count {
-                        let c = cp[r], s = sp[r]
-                        let upper = zt + (bottom - r - 1) * n, lower = zt + (bottom - r) * n
-                        for k in first..<last {
-                            let t = lower[k]
-                            lower[k] = s * upper[k] + c * t
-                            upper[k] = c * upper[k] - s * t
-                        }
-                    }
-                }
-                Backend.forEachChunk(chunks, work)
-            }
-        }
     }
 
     /// sqrt(a² + b²) without overflow or harmful underflow.
@@ -209,5 +178,61 @@ enum NativeEigen {
         if big == 0 { return 0 }
         let ratio = small / big
         return big * (1 + ratio * ratio).squareRoot()
+    }
+}
+
+/// QL rotations not yet applied to Zᵀ, sweep by sweep. Applying many sweeps
+/// at once lets each narrow band of columns (n rows × 64 values, in L2) go
+/// through all of them before the next band is touched, instead of streaming
+/// the whole of Zᵀ through the cache once per sweep; bands run in parallel.
+/// The arithmetic, and so the result, is the same as applying each rotation
+/// to whole rows at once.
+struct PendingRotations<T: Scalar> {
+    private var sweeps: [(bottom: Int, start: Int)] = []
+    private var cosines: [T] = [], sines: [T] = []
+
+    var count: Int { cosines.count }
+
+    mutating func beginSweep(bottom: Int) { sweeps.append((bottom, cosines.count)) }
+
+    /// The next rotation of the current sweep: rotation r of a sweep acts on
+    /// rows (bottom − r − 1, bottom − r).
+    mutating func append(cosine: T, sine: T) {
+        cosines.append(cosine)
+        sines.append(sine)
+    }
+
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    mutating func apply(to zt: UnsafeMutablePointer<T>, n: Int) {
+        guard !cosines.isEmpty else { sweeps.removeAll(); return }
+        let width = 64
+        let bands = cosines.count * n >= 1 << 15 ? (n + width - 1) / width : 1
+        let bandWidth = bands == 1 ? n : width
+        let sweeps = self.sweeps
+        let total = cosines.count
+        cosines.withUnsafeBufferPointer { cp in
+            sines.withUnsafeBufferPointer { sp in
+                Backend.forEachChunk(bands) { band in
+                    let first = band * bandWidth, last = Swift.min(n, first + bandWidth)
+                    for (index, sweep) in sweeps.enumerated() {
+                        let end = index + 1 < sweeps.count ? sweeps[index + 1].start : total
+                        for r in sweep.start..<end {
+                            let c = cp[r], s = sp[r]
+                            let row = sweep.bottom - (r - sweep.start)
+                            let upper = zt + (row - 1) * n, lower = zt + row * n
+                            for k in first..<last {
+                                let t = lower[k]
+                                lower[k] = s * upper[k] + c * t
+                                upper[k] = c * upper[k] - s * t
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.sweeps.removeAll(keepingCapacity: true)
+        cosines.removeAll(keepingCapacity: true)
+        sines.removeAll(keepingCapacity: true)
     }
 }
