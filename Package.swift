@@ -6,8 +6,9 @@ import PackageDescription
 // the pure-Swift backend only, on a machine with no OpenBLAS installed.
 let openBLAS = TargetDependencyCondition.when(traits: ["OpenBLAS"])
 
-// The native GEMM is one source compiled twice: `GEMMKernels` for the baseline
-// CPU and, on x86-64, `GEMMKernelsAVX2` (a symlink to the same file) for
+// The native kernels (packed GEMM, plane rotations) are one set of sources
+// compiled twice: `GEMMKernels` for the baseline CPU and, on x86-64,
+// `GEMMKernelsAVX2` (symlinks to the same files) for
 // Haswell-class CPUs (AVX2, FMA); LinearAlgebra picks one at run time. Both are
 // optimised in debug builds too, so debug test runs of the native backend do not
 // crawl. (Unsafe flags in dependencies are accepted from tools-version 6.2.)

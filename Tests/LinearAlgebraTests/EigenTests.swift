@@ -39,6 +39,21 @@ struct EigenTests {
         try Backend.withCurrent(backend) { try withScalar(scalar) { try Self.sweep($0) } }
     }
 
+    static func kernelSweep<T: Scalar>(_: T.Type, _ kernel: NativeKernel) throws {
+        for n in [5, 129, 300] { try checkEigen(symmetric(T.self, n, seed: 7), "\(kernel) random symmetric \(n)") }
+    }
+
+    /// The QL rotations run in the kernel module of `NativeKernel.current`;
+    /// 129 and 300 leave column bands with vector and scalar remainders.
+    @Test("every native kernel this CPU runs (baseline, AVX2) applies the QL rotations correctly", arguments: NativeKernel.available, ScalarKind.allCases)
+    func nativeKernels(kernel: NativeKernel, scalar: ScalarKind) throws {
+        try Backend.withCurrent(.native) {
+            try NativeKernel.withCurrent(kernel) {
+                try withScalar(scalar) { try Self.kernelSweep($0, kernel) }
+            }
+        }
+    }
+
     @Test("closed forms, and only the lower triangle is read", arguments: testBackends)
     func closedForms(backend: Backend) throws {
         try Backend.withCurrent(backend) {

@@ -1,3 +1,8 @@
+import GEMMKernels
+#if canImport(GEMMKernelsAVX2)
+import GEMMKernelsAVX2
+#endif
+
 /// Symmetric eigendecomposition: Householder reduction to tridiagonal form,
 /// then the implicit QL algorithm with Wilkinson-type shifts.
 ///
@@ -185,15 +190,18 @@ enum NativeEigen {
 /// at once lets each narrow band of columns (n rows × 64 values, in L2) go
 /// through all of them before the next band is touched, instead of streaming
 /// the whole of Zᵀ through the cache once per sweep; bands run in parallel.
-/// The arithmetic, and so the result, is the same as applying each rotation
-/// to whole rows at once.
+/// The rotations themselves run in the `PlaneRotations` kernel of the
+/// current `NativeKernel` build.
 struct PendingRotations<T: Scalar> {
-    private var sweeps: [(bottom: Int, start: Int)] = []
+    private var bottoms: [Int] = [], starts: [Int] = []
     private var cosines: [T] = [], sines: [T] = []
 
     var count: Int { cosines.count }
 
-    mutating func beginSweep(bottom: Int) { sweeps.append((bottom, cosines.count)) }
+    mutating func beginSweep(bottom: Int) {
+        bottoms.append(bottom)
+        starts.append(cosines.count)
+    }
 
     /// The next rotation of the current sweep: rotation r of a sweep acts on
     /// rows (bottom − r − 1, bottom − r).
@@ -205,34 +213,65 @@ struct PendingRotations<T: Scalar> {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     mutating func apply(to zt: UnsafeMutablePointer<T>, n: Int) {
-        guard !cosines.isEmpty else { sweeps.removeAll(); return }
+        defer {
+            bottoms.removeAll(keepingCapacity: true)
+            starts.removeAll(keepingCapacity: true)
+            cosines.removeAll(keepingCapacity: true)
+            sines.removeAll(keepingCapacity: true)
+        }
+        guard !cosines.isEmpty else { return }
         let width = 64
         let bands = cosines.count * n >= 1 << 15 ? (n + width - 1) / width : 1
         let bandWidth = bands == 1 ? n : width
-        let sweeps = self.sweeps
-        let total = cosines.count
-        cosines.withUnsafeBufferPointer { cp in
-            sines.withUnsafeBufferPointer { sp in
-                Backend.forEachChunk(bands) { band in
-                    let first = band * bandWidth, last = Swift.min(n, first + bandWidth)
-                    for (index, sweep) in sweeps.enumerated() {
-                        let end = index + 1 < sweeps.count ? sweeps[index + 1].start : total
-                        for r in sweep.start..<end {
-                            let c = cp[r], s = sp[r]
-                            let row = sweep.bottom - (r - sweep.start)
-                            let upper = zt + (row - 1) * n, lower = zt + row * n
-                            for k in first..<last {
-                                let t = lower[k]
-                                lower[k] = s * upper[k] + c * t
-                                upper[k] = c * upper[k] - s * t
-                            }
+        let avx2 = NativeKernel.current == .avx2
+        bottoms.withUnsafeBufferPointer { bp in
+            starts.withUnsafeBufferPointer { sp in
+                cosines.withUnsafeBufferPointer { cp in
+                    sines.withUnsafeBufferPointer { snp in
+                        Backend.forEachChunk(bands) { band in
+                            let first = band * bandWidth, last = Swift.min(n, first + bandWidth)
+                            NativeRotations.apply(avx2: avx2, sweepCount: bp.count, bottoms: bp.baseAddress!, starts: sp.baseAddress!,
+                                                  rotationCount: cp.count, cosines: cp.baseAddress!, sines: snp.baseAddress!,
+                                                  z: zt, ldz: n, columns: first..<last)
                         }
                     }
                 }
             }
         }
-        self.sweeps.removeAll(keepingCapacity: true)
-        cosines.removeAll(keepingCapacity: true)
-        sines.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Forwards generic rotation sweeps to `PlaneRotations` in the baseline or
+/// AVX2 kernel module.
+enum NativeRotations {
+    static func apply<T: Scalar>(avx2: Bool, sweepCount: Int, bottoms: UnsafePointer<Int>, starts: UnsafePointer<Int>, rotationCount: Int,
+                                 cosines: UnsafePointer<T>, sines: UnsafePointer<T>,
+                                 z: UnsafeMutablePointer<T>, ldz: Int, columns: Range<Int>) {
+        switch T.precision {
+        case .single:
+            let c = UnsafeRawPointer(cosines).assumingMemoryBound(to: Float.self), s = UnsafeRawPointer(sines).assumingMemoryBound(to: Float.self)
+            let z = UnsafeMutableRawPointer(z).assumingMemoryBound(to: Float.self)
+            #if canImport(GEMMKernelsAVX2)
+            if avx2 {
+                GEMMKernelsAVX2.PlaneRotations.apply(sweepCount: sweepCount, bottoms: bottoms, starts: starts, rotationCount: rotationCount,
+                                                     cosines: c, sines: s, z: z, ldz: ldz, columns: columns)
+                return
+            }
+            #endif
+            GEMMKernels.PlaneRotations.apply(sweepCount: sweepCount, bottoms: bottoms, starts: starts, rotationCount: rotationCount,
+                                             cosines: c, sines: s, z: z, ldz: ldz, columns: columns)
+        case .double:
+            let c = UnsafeRawPointer(cosines).assumingMemoryBound(to: Double.self), s = UnsafeRawPointer(sines).assumingMemoryBound(to: Double.self)
+            let z = UnsafeMutableRawPointer(z).assumingMemoryBound(to: Double.self)
+            #if canImport(GEMMKernelsAVX2)
+            if avx2 {
+                GEMMKernelsAVX2.PlaneRotations.apply(sweepCount: sweepCount, bottoms: bottoms, starts: starts, rotationCount: rotationCount,
+                                                     cosines: c, sines: s, z: z, ldz: ldz, columns: columns)
+                return
+            }
+            #endif
+            GEMMKernels.PlaneRotations.apply(sweepCount: sweepCount, bottoms: bottoms, starts: starts, rotationCount: rotationCount,
+                                             cosines: c, sines: s, z: z, ldz: ldz, columns: columns)
+        }
     }
 }

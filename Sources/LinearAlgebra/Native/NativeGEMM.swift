@@ -4,8 +4,9 @@ import GEMMKernels
 import GEMMKernelsAVX2
 #endif
 
-/// Which build of the native GEMM kernels runs: the same Swift source
-/// (`PackedGEMM`) compiled for the baseline CPU or for AVX2 + FMA.
+/// Which build of the native kernels runs: the same Swift sources
+/// (`PackedGEMM`, and `PlaneRotations` for the eigen solver) compiled for the
+/// baseline CPU or for AVX2 + FMA.
 public enum NativeKernel: String, Sendable, CaseIterable {
     /// The baseline target (SSE2 on x86-64, NEON on arm64): 6×8 Float and
     /// 6×4 Double register tiles.
@@ -41,7 +42,7 @@ public enum NativeKernel: String, Sendable, CaseIterable {
 
     @TaskLocal static var scoped: NativeKernel?
 
-    /// The kernel the native backend's GEMM uses: the innermost `withCurrent`
+    /// The kernels the native backend's GEMM and QL rotations use: the innermost `withCurrent`
     /// override, else the process default.
     public static var current: NativeKernel { scoped ?? processDefault }
 
