@@ -60,45 +60,88 @@ enum NativeEigen {
     /// H_k = I − τ_k v_k v_kᵀ acting on indices k+1..<n, Qᵀ = H_{n−3}⋯H_0.
     /// v_k (with its leading 1 implicit) is left in row k of `a` right of the
     /// superdiagonal, and τ_k in `taus[k]`.
+    ///
+    /// Step k needs p = A₂₂v (A₂₂ the trailing block from k + 1) and then the
+    /// rank-2 update A₂₂ ← A₂₂ − v wᵀ − w vᵀ. A₂₂ is kept whole and
+    /// symmetric, so both run along contiguous rows. The update of A₂₂'s first
+    /// row gives the next reflector, so the rest of the update pass also forms
+    /// the next step's product: one sweep over the trailing block per step
+    /// instead of two, with the rows shared out across threads.
     @inline(__always)
     static func tridiagonalize<T: Scalar>(_ a: UnsafeMutablePointer<T>, n: Int, d: inout [T], e: inout [T], taus: inout [T]) {
         guard n > 0 else { return }
-        var v = [T](repeating: 0, count: n), p = [T](repeating: 0, count: n), w = [T](repeating: 0, count: n)
-        for k in 0..<Swift.max(n - 2, 0) {
+        let reflectors = Swift.max(n - 2, 0)
+        let threads = Swift.max(1, Backend.threadCount)
+        var v = UnsafeMutablePointer<T>.allocate(capacity: n), vNext = UnsafeMutablePointer<T>.allocate(capacity: n)
+        let w = UnsafeMutablePointer<T>.allocate(capacity: n), partials = UnsafeMutablePointer<T>.allocate(capacity: threads * n)
+        defer { v.deallocate(); vNext.deallocate(); w.deallocate(); partials.deallocate() }
+        // The reflector of step k, from row k right of the diagonal (column k
+        // below it); its vector goes to `into`.
+        func reflect(_ k: Int, into vector: UnsafeMutablePointer<T>) -> (beta: T, tau: T) {
             let size = n - k - 1
-            let x = a + k * n + k + 1                       // row k right of the diagonal = column k below it
-            let (beta, tau) = NativeQR.householder(x, count: size)
+            let x = a + k * n + k + 1
+            let result = NativeQR.householder(x, count: size)
+            vector[0] = 1
+            for i in 1..<size { vector[i] = x[i] }
+            return result
+        }
+        // Over rows first..<n of A: when `update`, subtract v wᵀ + w vᵀ from
+        // columns first − 1..<n (v, w indexed from first − 1); when `next` is
+        // given, leave A[first..<n, first..<n]·next in partials[0..<n − first].
+        // The rows are cut into one band per thread, each with its own partial
+        // product, summed at the end.
+        func sweep(first: Int, update: Bool, v: UnsafeMutablePointer<T>, next: UnsafeMutablePointer<T>?) {
+            let size = n - first + 1, rows = n - first
+            let bands = rows * size >= 1 << 14 ? threads : 1
+            if next != nil { for t in 0..<bands { (partials + t * n).initialize(repeating: 0, count: rows) } }
+            Backend.forEachChunk(bands) { band in
+                let lower = first + rows * band / bands, upper = first + rows * (band + 1) / bands
+                let acc = partials + band * n
+                for r in lower..<upper {
+                    let row = a + r * n + first - 1
+                    if update {
+                        let vi = v[r - first + 1], wi = w[r - first + 1]
+                        for j in 0..<size { row[j] -= vi * w[j] + wi * v[j] }
+                    }
+                    if let next {
+                        let vi = next[r - first], tail = row + 1
+                        for j in 0..<rows { acc[j] += vi * tail[j] }
+                    }
+                }
+            }
+            if next != nil { for t in 1..<bands { for j in 0..<rows { partials[j] += partials[t * n + j] } } }
+        }
+        var current = reflectors > 0 ? reflect(0, into: v) : (beta: T(0), tau: T(0))
+        if current.tau != 0 { sweep(first: 1, update: false, v: v, next: v) }      // A₂₂v for step 0
+        for k in 0..<reflectors {
+            let size = n - k - 1
+            let (beta, tau) = current
             d[k] = a[k * n + k]
             e[k] = beta
             taus[k] = tau
-            guard tau != 0 else { continue }
-            v[0] = 1
-            for i in 1..<size { v[i] = x[i] }
-            // p = τ A₂₂ v; w = p − (τ/2)(pᵀv) v; A₂₂ ← A₂₂ − v wᵀ − w vᵀ.
-            // A₂₂ is kept whole and symmetric, so A₂₂v = Σᵢ vᵢ·(row i): axpys
-            // over contiguous rows, which vectorise (a dot product per row
-            // would be a serial floating-point reduction).
-            for i in 0..<size { p[i] = 0 }
-            p.withUnsafeMutableBufferPointer { pp in
-                let pb = pp.baseAddress!
+            if tau != 0 {
+                // p = τ A₂₂v (from partials); w = p − (τ/2)(pᵀv) v.
+                var pv: T = 0
                 for i in 0..<size {
-                    let row = a + (k + 1 + i) * n + k + 1
-                    let vi = v[i]
-                    for j in 0..<size { pb[j] += vi * row[j] }
+                    partials[i] *= tau
+                    pv += partials[i] * v[i]
                 }
+                let half = tau * pv / 2
+                for i in 0..<size { w[i] = partials[i] - half * v[i] }
+                // A₂₂'s first row now, as it holds the next reflector.
+                let row = a + (k + 1) * n + k + 1, v0 = v[0], w0 = w[0]
+                for j in 0..<size { row[j] -= v0 * w[j] + w0 * v[j] }
             }
-            var pv: T = 0
-            for i in 0..<size {
-                p[i] *= tau
-                pv += p[i] * v[i]
+            guard k + 1 < reflectors else {
+                if tau != 0 { sweep(first: k + 2, update: true, v: v, next: nil) }
+                break
             }
-            let half = tau * pv / 2
-            for i in 0..<size { w[i] = p[i] - half * v[i] }
-            for i in 0..<size {
-                let row = a + (k + 1 + i) * n + k + 1
-                let vi = v[i], wi = w[i]
-                for j in 0..<size { row[j] -= vi * w[j] + wi * v[j] }
+            let following = reflect(k + 1, into: vNext)
+            if tau != 0 || following.tau != 0 {
+                sweep(first: k + 2, update: tau != 0, v: v, next: following.tau != 0 ? vNext : nil)
             }
+            current = following
+            swap(&v, &vNext)
         }
         if n >= 2 {
             d[n - 2] = a[(n - 2) * n + n - 2]
