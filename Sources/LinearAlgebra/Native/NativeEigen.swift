@@ -155,65 +155,19 @@ enum NativeEigen {
     /// `a`, with `zt` holding the identity on entry.
     ///
     /// Blocked, from the last reflectors to the first: a block of b
-    /// consecutive reflectors multiplies out to H_{j+b−1}⋯H_j = I − V Tᵀ Vᵀ
-    /// (compact WY, T upper triangular), so Zᵀ ← Zᵀ (I − V Tᵀ Vᵀ) is two
-    /// GEMMs and a small triangular product. Only the trailing rows and
-    /// columns from j + 1 on change (the rest of Zᵀ is still the identity),
-    /// which makes the whole accumulation ≈ (4/3)n³ flops at GEMM speed.
+    /// consecutive reflectors is H_{j+b−1}⋯H_j = I − V Tᵀ Vᵀ (compact WY), so
+    /// Zᵀ ← Zᵀ (I − V Tᵀ Vᵀ) is two GEMMs. Only rows and columns from j + 1
+    /// on change (the rest of Zᵀ is still the identity), which makes the
+    /// whole accumulation ≈ (4/3)n³ flops at GEMM speed.
     static func accumulateReflectors<T: Scalar>(_ a: UnsafeMutablePointer<T>, n: Int, taus: [T], zt: UnsafeMutablePointer<T>) {
         let reflectors = Swift.max(n - 2, 0)
         guard reflectors > 0 else { return }
         let blockSize = 32
-        var v = [T](), t = [T](), p = [T](), w = [T]()
         for first in stride(from: ((reflectors - 1) / blockSize) * blockSize, through: 0, by: -blockSize) {
             let b = Swift.min(blockSize, reflectors - first)
             let s = first + 1, size = n - s                 // the block acts on indices s..<n
-            // V: size × b; column c is v_{first+c}, zero above its leading 1.
-            v = [T](repeating: 0, count: size * b)
-            for c in 0..<b {
-                let j = first + c
-                v[c * b + c] = 1
-                for i in (c + 1)..<size { v[i * b + c] = a[j * n + s + i] }
-            }
-            // T (b × b, upper): T[c][c] = τ_c, T[0..<c][c] = −τ_c T[0..<c][0..<c] (V[:,0..<c]ᵀ v_c).
-            t = [T](repeating: 0, count: b * b)
-            var column = [T](repeating: 0, count: b)
-            for c in 0..<b {
-                let tau = taus[first + c]
-                t[c * b + c] = tau
-                guard c > 0 else { continue }
-                for q in 0..<c { column[q] = 0 }
-                for i in c..<size {
-                    let vic = v[i * b + c]
-                    for q in 0..<c { column[q] += v[i * b + q] * vic }
-                }
-                for q in 0..<c {
-                    var sum: T = 0
-                    for r in q..<c { sum += t[q * b + r] * column[r] }
-                    t[q * b + c] = -tau * sum
-                }
-            }
-            // P = Z₂ V, W = P Tᵀ, Z₂ ← Z₂ − W Vᵀ, with Z₂ = Zᵀ[s..<n, s..<n].
-            p = [T](repeating: 0, count: size * b)
-            w = [T](repeating: 0, count: size * b)
-            let z2 = zt + s * n + s
-            v.withUnsafeBufferPointer { vp in
-                p.withUnsafeMutableBufferPointer { pp in
-                    NativeGEMM.multiply(transposeA: false, transposeB: false, m: size, n: b, k: size, alpha: 1,
-                                        a: z2, lda: n, b: vp.baseAddress!, ldb: b, beta: 0, c: pp.baseAddress!, ldc: b)
-                }
-                for i in 0..<size {
-                    for c in 0..<b {
-                        var sum: T = 0
-                        for q in c..<b { sum += p[i * b + q] * t[c * b + q] }   // (P Tᵀ)[i][c] = Σ_q P[i][q] T[c][q]
-                        w[i * b + c] = sum
-                    }
-                }
-                w.withUnsafeBufferPointer { wp in
-                    NativeGEMM.multiply(transposeA: false, transposeB: true, m: size, n: size, k: b, alpha: -1,
-                                        a: wp.baseAddress!, lda: b, b: vp.baseAddress!, ldb: b, beta: 1, c: z2, ldc: n)
-                }
-            }
+            let block = BlockReflector(count: b, length: size, taus: taus[first..<(first + b)]) { c, i in a[(first + c) * n + s + i] }
+            block.applyFromRight(to: zt + s * n + s, rows: size, ldx: n, transposedT: true)
         }
     }
 
