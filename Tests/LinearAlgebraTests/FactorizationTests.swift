@@ -9,7 +9,7 @@ struct FactorizationTests {
     }
 
     static func checkCholesky<T: Scalar>(_: T.Type) throws {
-        for n in [0, 1, 2, 7, 64, 200] {
+        for n in [0, 1, 2, 7, 64, 200, 300] {   // 300: three blocks of the native factor
             let s = spd(T.self, n, seed: UInt64(n))
             let l = try s.cholesky()
             let tol = Double(tolerance(T.self, n: n))
@@ -66,6 +66,10 @@ struct FactorizationTests {
         #expect(throws: LinearAlgebraError.notPositiveDefinite(pivot: 0)) { try Matrix<T>.zeros(rows: 3, columns: 3).cholesky() }
         // Positive semi-definite with an exact zero pivot is not positive definite.
         #expect(throws: LinearAlgebraError.notPositiveDefinite(pivot: 1)) { try Matrix<T>(rows: 2, columns: 2, repeating: 1).cholesky() }
+        // A failing pivot in a later block column is reported by its global index.
+        var late = spd(T.self, 260, seed: 9)
+        late[200, 200] = -1000
+        #expect(throws: LinearAlgebraError.notPositiveDefinite(pivot: 200)) { try late.cholesky() }
     }
 
     @Test("QR: Q orthonormal, R upper triangular, QR = A", arguments: testBackends, ScalarKind.allCases)
