@@ -51,7 +51,8 @@ let package = Package(
         .target(
             name: "LinearAlgebra",
             dependencies: [.target(name: "CBLAS", condition: openBLAS), "GEMMKernels"]
-                + avx2Kernels.map { .target(name: $0.name) }
+                + avx2Kernels.map { .target(name: $0.name) },
+            exclude: ["README.md"]
         ),
         .target(
             name: "WeightFiles",
@@ -59,15 +60,18 @@ let package = Package(
         ),
         .target(
             name: "LowRank",
-            dependencies: ["LinearAlgebra"]
+            dependencies: ["LinearAlgebra"],
+            exclude: ["README.md"]
         ),
         .target(
             name: "Merging",
-            dependencies: ["LinearAlgebra"]
+            dependencies: ["LinearAlgebra"],
+            exclude: ["README.md"]
         ),
         .target(
             name: "KernelRegression",
-            dependencies: ["LinearAlgebra"]
+            dependencies: ["LinearAlgebra"],
+            exclude: ["README.md"]
         ),
         .executableTarget(
             name: "rankwise",

@@ -45,7 +45,7 @@ struct RankwiseBench {
             quick: quick,
             backends: (option("--backends")?.split(separator: ",").compactMap { Backend(name: String($0)) } ?? Backend.available)
                 .filter(\.isAvailable),
-            maxNativeDecomposition: option("--max-native-decomposition").flatMap(Int.init) ?? (quick ? 512 : 1024),
+            maxNativeDecomposition: option("--max-native-decomposition").flatMap(Int.init) ?? (quick ? 512 : 2048),
             gemmSizes: sizes("--gemm-sizes") ?? (quick ? [256, 512, 1024] : [256, 512, 1024, 2048, 4096]),
             decompositionSizes: sizes("--decomposition-sizes") ?? (quick ? [256, 512] : [512, 1024, 2048]))
         do {
