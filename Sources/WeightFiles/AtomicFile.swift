@@ -36,6 +36,19 @@ final class AtomicFile {
         }
     }
 
+    /// Writes all of `bytes` at `offset` (the file grows as needed).
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SafetensorsError(file: destination.path, rule: .cannotWrite(String(cString: strerror(errno))))
+            }
+            done += n
+        }
+    }
+
     func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 
     /// fsync, close, rename over the destination, fsync the folder.

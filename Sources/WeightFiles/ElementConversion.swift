@@ -22,20 +22,34 @@ enum ElementConversion {
 
     /// The little-endian bytes of `values` stored as `dtype` (rounded to
     /// nearest even when narrowing).
+    static func encode<T: Scalar>(_ values: UnsafeBufferPointer<T>, as dtype: DType) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: values.count * dtype.size) { out, initialized in
+            if let base = out.baseAddress { encode(values, as: dtype, into: UnsafeMutableRawPointer(base)) }
+            initialized = values.count * dtype.size
+        }
+    }
+
+    /// Stores `values` as `dtype` at `dst` (values.count × dtype.size bytes, any alignment).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    static func encode<T: Scalar>(_ values: UnsafeBufferPointer<T>, as dtype: DType) -> [UInt8] {
+    static func encode<T: Scalar>(_ values: UnsafeBufferPointer<T>, as dtype: DType, into dst: UnsafeMutableRawPointer) {
         let n = values.count
-        return [UInt8](unsafeUninitializedCapacity: n * dtype.size) { out, initialized in
-            let dst = UnsafeMutableRawPointer(out.baseAddress!)
-            switch dtype {
-            case .f32: for i in 0..<n { dst.storeBytes(of: Float(values[i].doubleValue).bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
-            case .f64: for i in 0..<n { dst.storeBytes(of: values[i].doubleValue.bitPattern.littleEndian, toByteOffset: 8 * i, as: UInt64.self) }
-            case .f16: for i in 0..<n { dst.storeBytes(of: Float16(values[i].doubleValue).bitPattern.littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
-            case .bf16: for i in 0..<n { dst.storeBytes(of: HalfPrecision.bfloat16Bits(narrowToFloat(values[i])).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
-            default: preconditionFailure("encode: \(dtype) is not floating point")
-            }
-            initialized = n * dtype.size
+        switch dtype {
+        case .f32: for i in 0..<n { dst.storeBytes(of: Float(values[i].doubleValue).bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+        case .f64: for i in 0..<n { dst.storeBytes(of: values[i].doubleValue.bitPattern.littleEndian, toByteOffset: 8 * i, as: UInt64.self) }
+        case .f16: for i in 0..<n { dst.storeBytes(of: Float16(values[i].doubleValue).bitPattern.littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+        case .bf16: for i in 0..<n { dst.storeBytes(of: HalfPrecision.bfloat16Bits(narrowToFloat(values[i])).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+        default: preconditionFailure("encode: \(dtype) is not floating point")
+        }
+    }
+
+    /// Whether `T`'s in-memory values are already the stored bytes of `dtype`
+    /// (F32 from Float, F64 from Double, on a little-endian machine).
+    static func isIdentity<T: Scalar>(_: T.Type, _ dtype: DType) -> Bool {
+        guard 1.littleEndian == 1 else { return false }
+        switch T.precision {
+        case .single: return dtype == .f32
+        case .double: return dtype == .f64
         }
     }
 

@@ -5,92 +5,259 @@ import LinearAlgebra
 import Glibc
 #endif
 
-/// Writes a safetensors file, streaming: each added tensor's bytes go straight
-/// to a spool file beside the destination, so at most one tensor is in memory.
-/// `finish` writes the final file (8-byte length, JSON header padded with
-/// spaces to a multiple of 8, tensors sorted by dtype size, largest first,
-/// then by name, packed with no gaps), fsyncs it and renames it into place.
-/// Until then nothing exists at the destination; `cancel()`, an error or
-/// deinit before `finish` removes every temporary file.
+/// A tensor's name, dtype and shape: what a safetensors header says of it.
+public struct TensorLayout: Sendable, Equatable {
+    public var name: String, dtype: DType, shape: [Int]
+    public init(name: String, dtype: DType, shape: [Int]) {
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+    }
+    public var byteCount: Int { shape.reduce(1, *) * dtype.size }
+}
+
+/// Writes a safetensors file (or shards of one), streaming, one tensor in
+/// memory at a time. The file has the 8-byte length, the JSON header padded
+/// with spaces to a multiple of 8, and the tensors sorted by dtype size,
+/// largest first, then by name, packed with no gaps. Output is written under
+/// temporary names, fsynced and renamed into place by `finish`; until then
+/// nothing exists at the destination, and `cancel()`, an error or deinit
+/// before `finish` removes every temporary file.
+///
+/// Two modes:
+/// - **Direct**, when every tensor is known in advance
+///   (`init(url:protecting:layout:metadata:maxShardSize:)`): the headers are
+///   written first and each `add` writes its bytes straight to their final
+///   place. Tensors may come in any order. Nothing is written twice.
+/// - **Spooled** (`init(url:protecting:)`): each added tensor goes to a spool
+///   file beside the destination; `finish` writes the header and copies the
+///   data into the final file.
+///
+/// Both modes produce the same bytes for the same tensors and metadata.
 public final class SafetensorsWriter {
     private struct Entry {
-        var name: String, dtype: DType, shape: [Int], spoolOffset: Int, byteCount: Int
+        var name: String, dtype: DType, shape: [Int], byteCount: Int
+        /// Spooled: offset in the spool. Direct: the shard and the offset in its file.
+        var offset: Int, shard: Int = 0
     }
 
     public let url: URL
-    private let spool: AtomicFile
+    /// Spooled mode.
+    private let spool: AtomicFile?
     private var spoolSize = 0
     private var entries: [Entry] = []
     private var names = Set<String>()
+    /// Direct mode: the output files (one per shard), each tensor's place, and the layout's metadata.
+    private var directFiles: [AtomicFile] = []
+    private var slots: [String: Entry] = [:]
+    private var directShards: [[Entry]] = []
+    private var directMetadata: [String: String] = [:]
     private var finished = false
 
+    /// A spooled writer.
     /// - Parameter inputs: files this run reads; writing over any of them is refused.
     public init(url: URL, protecting inputs: [URL] = []) throws {
-        if inputs.contains(where: { sameFile($0, url) }) {
-            throw SafetensorsError(file: url.path, rule: .wouldOverwriteInput)
-        }
+        try Self.refuseOverwrite(url, inputs)
         self.url = url
         spool = try AtomicFile(destination: url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).spool"))
     }
 
+    /// A direct writer for exactly the tensors of `layout`: each must then be
+    /// added once, with this dtype and shape, in any order. `metadata` joins
+    /// `{"format": "pt"}` and `rankwise.version` in `__metadata__`. Shards
+    /// as described at `maxShardSize`.
+    public init(url: URL, protecting inputs: [URL] = [], layout: [TensorLayout], metadata: [String: String] = [:], maxShardSize: Int? = nil) throws {
+        try Self.refuseOverwrite(url, inputs)
+        self.url = url
+        self.maxShardSize = maxShardSize
+        spool = nil
+        var all: [Entry] = []
+        for t in layout {
+            guard names.insert(t.name).inserted else { throw SafetensorsError(file: url.path, tensor: t.name, rule: .duplicateTensor) }
+            all.append(Entry(name: t.name, dtype: t.dtype, shape: t.shape, byteCount: t.byteCount, offset: 0))
+        }
+        names.removeAll()
+        directMetadata = metadata
+        let meta = Self.headerMetadata(metadata)
+        directShards = Self.shards(Self.ordered(all), limit: maxShardSize)
+        for (k, shard) in directShards.enumerated() {
+            let header = Self.header(shard, meta)
+            let file = try AtomicFile(destination: shardURL(k, of: directShards.count))
+            var length = UInt64(header.count).littleEndian
+            try withUnsafeBytes(of: &length) { try file.write($0) }
+            try file.write(header)
+            var position = 8 + header.count
+            for var e in shard {
+                e.offset = position
+                e.shard = k
+                slots[e.name] = e
+                position += e.byteCount
+            }
+            directFiles.append(file)
+        }
+    }
+
     deinit { cancel() }
 
+    private var isDirect: Bool { spool == nil }
+
     /// The number of tensors added so far.
-    public var count: Int { entries.count }
+    public var count: Int { isDirect ? names.count : entries.count }
     /// Bytes of tensor data added so far.
     public var dataSize: Int { spoolSize }
 
     /// Adds a floating tensor from a matrix, stored as `dtype` (rounded to
     /// nearest even when narrowing). Shape `[rows, columns]`.
     public func add<T: Scalar>(name: String, matrix: Matrix<T>, dtype: DType = .f32) throws {
-        try add(name: name, shape: [matrix.rows, matrix.columns], array: matrix.elements, dtype: dtype)
+        try matrix.withUnsafeBufferPointer { try add(name: name, shape: [matrix.rows, matrix.columns], values: $0, dtype: dtype) }
     }
 
     /// Adds a floating tensor of any shape from its row-major values.
     public func add<T: Scalar>(name: String, shape: [Int], array: [T], dtype: DType = .f32) throws {
+        try array.withUnsafeBufferPointer { try add(name: name, shape: shape, values: $0, dtype: dtype) }
+    }
+
+    /// Adds a floating tensor of any shape from row-major values in memory.
+    /// Values already in the stored form (Float as F32, Double as F64) are
+    /// written as they are; others are converted a chunk at a time, so no
+    /// second full-size copy is made.
+    public func add<T: Scalar>(name: String, shape: [Int], values: UnsafeBufferPointer<T>, dtype: DType = .f32) throws {
         guard dtype.isFloatingPoint else { throw SafetensorsError(file: url.path, tensor: name, rule: .notFloatingPoint(dtype)) }
-        precondition(shape.reduce(1, *) == array.count, "SafetensorsWriter: shape \(shape) needs \(shape.reduce(1, *)) values, got \(array.count)")
-        let bytes = array.withUnsafeBufferPointer { ElementConversion.encode($0, as: dtype) }
-        try bytes.withUnsafeBytes { try add(name: name, shape: shape, dtype: dtype, rawBytes: $0) }
+        precondition(shape.reduce(1, *) == values.count, "SafetensorsWriter: shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
+        if ElementConversion.isIdentity(T.self, dtype) {
+            try add(name: name, shape: shape, dtype: dtype, rawBytes: UnsafeRawBufferPointer(values))
+            return
+        }
+        let chunk = 1 << 16
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk * dtype.size, alignment: 16)
+        defer { scratch.deallocate() }
+        try append(name: name, shape: shape, dtype: dtype, byteCount: values.count * dtype.size) { write in
+            for first in stride(from: 0, to: values.count, by: chunk) {
+                let piece = UnsafeBufferPointer(rebasing: values[first..<Swift.min(values.count, first + chunk)])
+                ElementConversion.encode(piece, as: dtype, into: scratch.baseAddress!)
+                try write(UnsafeRawBufferPointer(rebasing: scratch[0..<(piece.count * dtype.size)]))
+            }
+        }
     }
 
     /// Adds a tensor from its raw little-endian bytes (any dtype: integer and
     /// bool tensors are carried through unchanged this way).
     public func add(name: String, shape: [Int], dtype: DType, rawBytes: UnsafeRawBufferPointer) throws {
-        precondition(!finished, "SafetensorsWriter: add after finish")
-        guard names.insert(name).inserted else { throw SafetensorsError(file: url.path, tensor: name, rule: .duplicateTensor) }
-        precondition(shape.reduce(1, *) * dtype.size == rawBytes.count, "SafetensorsWriter: \(name): byte count does not match shape and dtype")
-        try spool.write(rawBytes)
-        entries.append(Entry(name: name, dtype: dtype, shape: shape, spoolOffset: spoolSize, byteCount: rawBytes.count))
-        spoolSize += rawBytes.count
+        try append(name: name, shape: shape, dtype: dtype, byteCount: rawBytes.count) { write in try write(rawBytes) }
     }
 
-    /// When set, and the tensors add up to more than this many bytes,
-    /// `finish` writes shards instead of one file: for a destination
+    /// Registers a tensor of `byteCount` bytes and lets `produce` hand its
+    /// bytes, in order, to the given sink (to the spool, or to the tensor's
+    /// place in its file). A failed write abandons the whole output.
+    private func append(name: String, shape: [Int], dtype: DType, byteCount: Int,
+                        _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        precondition(!finished, "SafetensorsWriter: add after finish")
+        precondition(shape.reduce(1, *) * dtype.size == byteCount, "SafetensorsWriter: \(name): byte count does not match shape and dtype")
+        var written = 0
+        if let spool {
+            guard names.insert(name).inserted else { throw SafetensorsError(file: url.path, tensor: name, rule: .duplicateTensor) }
+            do {
+                try produce { bytes in
+                    try spool.write(bytes)
+                    written += bytes.count
+                }
+            } catch { cancel(); throw error }
+            entries.append(Entry(name: name, dtype: dtype, shape: shape, byteCount: byteCount, offset: spoolSize))
+        } else {
+            guard let slot = slots[name] else { preconditionFailure("SafetensorsWriter: \(name) is not in the layout given at init") }
+            precondition(slot.dtype == dtype && slot.shape == shape,
+                         "SafetensorsWriter: \(name) is \(dtype.rawValue) \(shape) but the layout says \(slot.dtype.rawValue) \(slot.shape)")
+            guard names.insert(name).inserted else { throw SafetensorsError(file: url.path, tensor: name, rule: .duplicateTensor) }
+            let file = directFiles[slot.shard]
+            do {
+                try produce { bytes in
+                    try file.write(bytes, at: slot.offset + written)
+                    written += bytes.count
+                }
+            } catch { cancel(); throw error }
+        }
+        precondition(written == byteCount, "SafetensorsWriter: \(name): \(written) bytes written of \(byteCount)")
+        spoolSize += byteCount
+    }
+
+    /// When set, and the tensors add up to more than this many bytes, the
+    /// output is shards instead of one file: for a destination
     /// `dir/name.safetensors`, `dir/name-0000K-of-0000N.safetensors` (each at
     /// most this size, or one tensor if that alone is larger) and
     /// `dir/name.safetensors.index.json` with `metadata.total_size` and
-    /// `weight_map`, as Hugging Face checkpoints are laid out.
-    public var maxShardSize: Int?
+    /// `weight_map`, as Hugging Face checkpoints are laid out. (Direct mode
+    /// takes it at init.)
+    public var maxShardSize: Int? {
+        willSet { precondition(!isDirect || newValue == maxShardSize, "SafetensorsWriter: a direct writer takes maxShardSize at init") }
+    }
 
     /// The files `finish` wrote (one, or the shards followed by the index).
     public private(set) var writtenFiles: [URL] = []
 
-    /// Writes the file (or shards). `metadata` joins `{"format": "pt"}` and
-    /// the provenance key `rankwise.version` in `__metadata__`.
+    /// Writes the file (or shards). Spooled: `metadata` joins
+    /// `{"format": "pt"}` and the provenance key `rankwise.version` in
+    /// `__metadata__`. Direct: the metadata was given at init, and every
+    /// tensor of the layout must have been added.
     public func finish(metadata: [String: String] = [:]) throws {
         precondition(!finished, "SafetensorsWriter: finish called twice")
         finished = true
-        defer { spool.discard() }
-        let ordered = entries.sorted { ($0.dtype.size, $1.name) > ($1.dtype.size, $0.name) }
+        let shards: [[Entry]]
+        if let spool {
+            defer { spool.discard() }
+            shards = Self.shards(Self.ordered(entries), limit: maxShardSize)
+            let meta = Self.headerMetadata(metadata)
+            for (k, shard) in shards.enumerated() { try writeFromSpool(spool, shardURL(k, of: shards.count), shard, meta) }
+        } else {
+            precondition(metadata.isEmpty || metadata == directMetadata, "SafetensorsWriter: a direct writer takes its metadata at init")
+            let missing = slots.keys.filter { !names.contains($0) }.sorted()
+            precondition(missing.isEmpty, "SafetensorsWriter: finish before adding \(missing.prefix(3).joined(separator: ", "))\(missing.count > 3 ? ", …" : "")")
+            shards = directShards
+            for file in directFiles { try file.commit() }
+        }
+        writtenFiles = shards.indices.map { shardURL($0, of: shards.count) }
+        guard shards.count > 1 else { return }
+        var weightMap: [String: String] = [:]
+        for (k, shard) in shards.enumerated() { for e in shard { weightMap[e.name] = writtenFiles[k].lastPathComponent } }
+        let index: [String: Any] = ["metadata": ["total_size": spoolSize], "weight_map": weightMap]
+        let json = try JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys])
+        let indexURL = url.deletingLastPathComponent().appendingPathComponent(url.lastPathComponent + ".index.json")
+        let file = try AtomicFile(destination: indexURL)
+        try file.write(Array(json) + [0x0A])
+        try file.commit()
+        writtenFiles.append(indexURL)
+    }
+
+    /// Abandons the output: removes the spool or the temporary files; nothing is written.
+    public func cancel() {
+        finished = true
+        spool?.discard()
+        for file in directFiles { file.discard() }
+    }
+
+    // MARK: - Layout
+
+    private static func refuseOverwrite(_ url: URL, _ inputs: [URL]) throws {
+        if inputs.contains(where: { sameFile($0, url) }) {
+            throw SafetensorsError(file: url.path, rule: .wouldOverwriteInput)
+        }
+    }
+
+    private static func headerMetadata(_ metadata: [String: String]) -> [String: String] {
         var meta = metadata
         meta["format"] = "pt"
         meta["rankwise.version"] = meta["rankwise.version"] ?? rankwiseVersion
-        guard let limit = maxShardSize, spoolSize > limit, ordered.count > 1 else {
-            try writeFile(url, ordered, meta)
-            writtenFiles = [url]
-            return
-        }
+        return meta
+    }
+
+    /// File order: dtype size descending, then name.
+    private static func ordered(_ entries: [Entry]) -> [Entry] {
+        entries.sorted { ($0.dtype.size, $1.name) > ($1.dtype.size, $0.name) }
+    }
+
+    /// One group per output file: all of them, or consecutive runs of at most
+    /// `limit` bytes (a larger tensor alone) when they add up to more.
+    private static func shards(_ ordered: [Entry], limit: Int?) -> [[Entry]] {
+        guard let limit, ordered.reduce(0, { $0 + $1.byteCount }) > limit, ordered.count > 1 else { return [ordered] }
         var shards: [[Entry]] = [[]]
         var size = 0
         for e in ordered {
@@ -101,26 +268,19 @@ public final class SafetensorsWriter {
             shards[shards.count - 1].append(e)
             size += e.byteCount
         }
-        let stem = url.deletingPathExtension().lastPathComponent
-        let folder = url.deletingLastPathComponent()
-        var weightMap: [String: String] = [:]
-        for (k, shard) in shards.enumerated() {
-            let name = String(format: "%@-%05d-of-%05d.safetensors", stem, k + 1, shards.count)
-            try writeFile(folder.appendingPathComponent(name), shard, meta)
-            writtenFiles.append(folder.appendingPathComponent(name))
-            for e in shard { weightMap[e.name] = name }
-        }
-        let index: [String: Any] = ["metadata": ["total_size": spoolSize], "weight_map": weightMap]
-        let json = try JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys])
-        let indexURL = folder.appendingPathComponent(url.lastPathComponent + ".index.json")
-        let file = try AtomicFile(destination: indexURL)
-        try file.write(Array(json) + [0x0A])
-        try file.commit()
-        writtenFiles.append(indexURL)
+        return shards
     }
 
-    /// One safetensors file of `ordered` tensors, copied from the spool.
-    private func writeFile(_ destination: URL, _ ordered: [Entry], _ meta: [String: String]) throws {
+    /// `url` itself, or `name-0000K-of-0000N.safetensors` beside it.
+    private func shardURL(_ k: Int, of count: Int) -> URL {
+        guard count > 1 else { return url }
+        let stem = url.deletingPathExtension().lastPathComponent
+        return url.deletingLastPathComponent().appendingPathComponent(String(format: "%@-%05d-of-%05d.safetensors", stem, k + 1, count))
+    }
+
+    /// The JSON header of a file holding `ordered`, packed in that order,
+    /// padded with spaces to a multiple of 8 bytes.
+    private static func header(_ ordered: [Entry], _ meta: [String: String]) -> [UInt8] {
         var header = "{\"__metadata__\":{" + meta.keys.sorted().map { "\(jsonString($0)):\(jsonString(meta[$0]!))" }.joined(separator: ",") + "}"
         var offset = 0
         for e in ordered {
@@ -128,13 +288,18 @@ public final class SafetensorsWriter {
             offset += e.byteCount
         }
         header += "}"
-        var headerBytes = Array(header.utf8)
-        while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
+        var bytes = Array(header.utf8)
+        while bytes.count % 8 != 0 { bytes.append(0x20) }
+        return bytes
+    }
+
+    /// One file of `ordered` tensors, copied from the spool in bounded chunks.
+    private func writeFromSpool(_ spool: AtomicFile, _ destination: URL, _ ordered: [Entry], _ meta: [String: String]) throws {
+        let header = Self.header(ordered, meta)
         let out = try AtomicFile(destination: destination)
-        var length = UInt64(headerBytes.count).littleEndian
+        var length = UInt64(header.count).littleEndian
         try withUnsafeBytes(of: &length) { try out.write($0) }
-        try out.write(headerBytes)
-        // Copy from the spool in the sorted order, in bounded chunks.
+        try out.write(header)
         let source = open(spool.temporary.path, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else { throw SafetensorsError(file: destination.path, rule: .cannotWrite("spool: \(String(cString: strerror(errno)))")) }
         defer { close(source) }
@@ -145,19 +310,13 @@ public final class SafetensorsWriter {
             var done = 0
             while done < e.byteCount {
                 let want = Swift.min(chunk, e.byteCount - done)
-                let got = pread(source, buffer.baseAddress!, want, off_t(e.spoolOffset + done))
+                let got = pread(source, buffer.baseAddress!, want, off_t(e.offset + done))
                 guard got > 0 else { throw SafetensorsError(file: destination.path, tensor: e.name, rule: .cannotWrite("reading the spool failed")) }
                 try out.write(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
                 done += got
             }
         }
         try out.commit()
-    }
-
-    /// Abandons the file: removes the spool; nothing is written.
-    public func cancel() {
-        finished = true
-        spool.discard()
     }
 }
 

@@ -186,6 +186,85 @@ struct AtomicTests {
     }
 }
 
+@Suite("safetensors: direct writing from a known layout")
+struct DirectWriterTests {
+    /// Mixed dtypes and shapes, an empty tensor and an integer one.
+    static func tensors() -> [(layout: TensorLayout, values: [Double])] {
+        var out: [(TensorLayout, [Double])] = []
+        for (i, dtype) in [DType.f32, .bf16, .f64, .f16, .f32, .f64].enumerated() {
+            let shape = [i + 2, 7 - i]
+            out.append((TensorLayout(name: "layer.\(i).weight", dtype: dtype, shape: shape),
+                        Matrix<Double>.random(rows: shape[0], columns: shape[1], seed: UInt64(i)).elements))
+        }
+        out.append((TensorLayout(name: "empty", dtype: .f16, shape: [0, 3]), []))
+        out.append((TensorLayout(name: "scalar", dtype: .f32, shape: []), [2.5]))
+        out.append((TensorLayout(name: "ids", dtype: .i32, shape: [3]), [1, -2, 3]))
+        // More values than one conversion chunk (65,536), stored narrower than given.
+        out.append((TensorLayout(name: "big", dtype: .bf16, shape: [300, 300]), Matrix<Double>.random(rows: 300, columns: 300, seed: 9).elements))
+        return out
+    }
+
+    static func add(_ t: (layout: TensorLayout, values: [Double]), to writer: SafetensorsWriter) throws {
+        if t.layout.dtype == .i32 {
+            try t.values.map { Int32($0) }.withUnsafeBytes { try writer.add(name: t.layout.name, shape: t.layout.shape, dtype: .i32, rawBytes: $0) }
+        } else {
+            try writer.add(name: t.layout.name, shape: t.layout.shape, array: t.values, dtype: t.layout.dtype)
+        }
+    }
+
+    static func folderContents(_ folder: URL) throws -> [String: Data] {
+        var out: [String: Data] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) {
+            out[name] = try Data(contentsOf: folder.appendingPathComponent(name))
+        }
+        return out
+    }
+
+    @Test("the same bytes as the spooled writer, single file and sharded, whatever the add order", arguments: [nil, 200] as [Int?])
+    func sameBytes(maxShardSize: Int?) throws {
+        let spooled = temporaryFolder(), direct = temporaryFolder()
+        let tensors = Self.tensors()
+        let metadata = ["source": "test"]
+        let a = try SafetensorsWriter(url: spooled.appendingPathComponent("model.safetensors"))
+        a.maxShardSize = maxShardSize
+        for t in tensors { try Self.add(t, to: a) }
+        try a.finish(metadata: metadata)
+        let b = try SafetensorsWriter(url: direct.appendingPathComponent("model.safetensors"), layout: tensors.map(\.layout),
+                                      metadata: metadata, maxShardSize: maxShardSize)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: direct.path).allSatisfy { $0.hasPrefix(".") }, "only temporary files before finish")
+        for t in tensors.reversed() { try Self.add(t, to: b) }
+        try b.finish()
+        let expected = try Self.folderContents(spooled), got = try Self.folderContents(direct)
+        #expect(maxShardSize == nil ? expected.count == 1 : expected.count > 3, "one file, or shards and the index")
+        #expect(got == expected)
+        #expect(b.writtenFiles.map(\.lastPathComponent) == a.writtenFiles.map(\.lastPathComponent))
+        let model = try Checkpoint(path: direct.appendingPathComponent(maxShardSize == nil ? "model.safetensors" : "model.safetensors.index.json"))
+        #expect(try model.array("layer.2.weight", as: Double.self) == tensors[2].values)
+        let big = try model.array("big", as: Double.self)
+        #expect(zip(big, tensors.last!.values).allSatisfy { abs($0 - $1) <= abs($1) * 0x1p-8 }, "BF16 to rounding, across chunks")
+        try? FileManager.default.removeItem(at: spooled)
+        try? FileManager.default.removeItem(at: direct)
+    }
+
+    @Test("a duplicate in the layout or a second add is refused; dropping the writer leaves nothing")
+    func errors() throws {
+        let folder = temporaryFolder()
+        let url = folder.appendingPathComponent("out.safetensors")
+        let layout = [TensorLayout(name: "a", dtype: .f32, shape: [2]), TensorLayout(name: "b", dtype: .f32, shape: [1])]
+        #expect(rule { _ = try SafetensorsWriter(url: url, layout: layout + [layout[0]]) } == .duplicateTensor)
+        do {
+            let writer = try SafetensorsWriter(url: url, layout: layout, maxShardSize: 4)
+            try writer.add(name: "a", shape: [2], array: [Float(1), 2])
+            #expect(rule { try writer.add(name: "a", shape: [2], array: [Float(1), 2]) } == .duplicateTensor)
+        }   // dropped without finish
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty, "no temporary shard left")
+        let input = folder.appendingPathComponent("in.safetensors")
+        try Data().write(to: input)
+        #expect(rule { _ = try SafetensorsWriter(url: input, protecting: [input], layout: layout) } == .wouldOverwriteInput)
+        try? FileManager.default.removeItem(at: folder)
+    }
+}
+
 extension Data {
     func replacingByte(at index: Int, with byte: UInt8) -> Data {
         var copy = self

@@ -31,9 +31,15 @@ struct Convert: ParsableCommand {
         try global.run { console in
             let start = ContinuousClock.now
             let checkpoint = try Checkpoint(path: model)
-            let writer = try SafetensorsWriter(url: URL(fileURLWithPath: output), protecting: checkpoint.inputURLs)
-            writer.maxShardSize = shards.limit
             let names = checkpoint.tensorNames
+            var metadata = checkpoint.metadata
+            metadata["rankwise.converted_from"] = model
+            let layout = names.map { name in
+                let info = checkpoint[name]!
+                return TensorLayout(name: name, dtype: info.dtype.isFloatingPoint ? target : info.dtype, shape: info.shape)
+            }
+            let writer = try SafetensorsWriter(url: URL(fileURLWithPath: output), protecting: checkpoint.inputURLs,
+                                               layout: layout, metadata: metadata, maxShardSize: shards.limit)
             for (i, name) in names.enumerated() {
                 let info = checkpoint[name]!
                 if !info.dtype.isFloatingPoint || info.dtype == target {
@@ -47,9 +53,7 @@ struct Convert: ParsableCommand {
                 console.detail(String(format: "[%3d/%d] %@  %@ -> %@", i + 1, names.count, name, info.dtype.rawValue,
                                       info.dtype.isFloatingPoint ? target.rawValue : info.dtype.rawValue))
             }
-            var metadata = checkpoint.metadata
-            metadata["rankwise.converted_from"] = model
-            try writer.finish(metadata: metadata)
+            try writer.finish()
             let size = writer.writtenFiles.compactMap { (try? FileManager.default.attributesOfItem(atPath: $0.path)[.size]) as? Int }.reduce(0, +)
             let written = writer.writtenFiles.count == 1 ? output : "\(writer.writtenFiles.count - 1) shards + \(writer.writtenFiles.last!.lastPathComponent)"
             console.progress(String(format: "wrote %@: %d tensors, %@, %.1f s", written, names.count, formatBytes(size), secondsSince(start)))

@@ -89,10 +89,14 @@ struct MergeJob {
         }
         let inputs = models.flatMap(\.inputURLs) + (base?.inputURLs ?? []) + fishers.flatMap(\.inputURLs)
             + grams.flatMap(\.checkpoint.inputURLs) + (aim?.checkpoint.inputURLs ?? [])
-        let writer = try SafetensorsWriter(url: output, protecting: inputs)
-        writer.maxShardSize = maxShardSize
-        var regmeanFallbacks: [String] = [], relaxed = 0
         let names = reference.tensorNames
+        let layout = names.map { name in
+            let info = reference[name]!
+            return TensorLayout(name: name, dtype: info.dtype.isFloatingPoint ? dtype ?? info.dtype : info.dtype, shape: info.shape)
+        }
+        let metadata = ["rankwise.command": "merge --method \(method.rawValue)", "rankwise.models": models.map(\.url.path).joined(separator: ",")]
+        let writer = try SafetensorsWriter(url: output, protecting: inputs, layout: layout, metadata: metadata, maxShardSize: maxShardSize)
+        var regmeanFallbacks: [String] = [], relaxed = 0
         for (index, name) in names.enumerated() {
             let info = reference[name]!
             guard info.dtype.isFloatingPoint else {
@@ -133,7 +137,7 @@ struct MergeJob {
             try writer.add(name: name, shape: info.shape, array: merged, dtype: dtype ?? info.dtype)
             console.detail(String(format: "[%3d/%d] %@  %@", index + 1, names.count, name, info.shape.map(String.init).joined(separator: "x")))
         }
-        try writer.finish(metadata: ["rankwise.command": "merge --method \(method.rawValue)", "rankwise.models": models.map(\.url.path).joined(separator: ",")])
+        try writer.finish()
         let size = writer.writtenFiles.compactMap { (try? FileManager.default.attributesOfItem(atPath: $0.path)[.size]) as? Int }.reduce(0, +)
         console.progress(String(format: "wrote %@: %@ merge of %d models, %d tensors, %@%@; %.1f s", output.path, method.rawValue, models.count, names.count,
                                 formatBytes(size), relaxed > 0 ? ", AIM on \(relaxed) layers" : "", secondsSince(start)))

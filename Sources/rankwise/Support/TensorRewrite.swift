@@ -9,15 +9,23 @@ import WeightFiles
 func rewriteModel(_ model: Checkpoint, to output: URL, selection: LayerSelection, dtype: DType?, protecting: [URL] = [],
                   maxShardSize: Int? = nil, console: Console, metadata: [String: String],
                   transform: (String, Matrix<Float>) throws -> (Matrix<Float>, String)) throws -> Int {
-    let writer = try SafetensorsWriter(url: output, protecting: model.inputURLs + protecting)
-    writer.maxShardSize = maxShardSize
     let names = model.tensorNames
     let selected = names.filter { selection.selects(name: $0, isMatrix: model[$0]!.isMatrix) }
     guard !selected.isEmpty else { throw CLIError("no layer of \(model.url.path) matches the selection (2-D floating *.weight tensors, minus --exclude)") }
+    let selectedSet = Set(selected)
+    // Every output tensor keeps its shape; the selected ones, and with --dtype
+    // every floating one, take the output dtype.
+    let layout = names.map { name in
+        let info = model[name]!
+        let changes = selectedSet.contains(name) || (dtype != nil && info.dtype.isFloatingPoint)
+        return TensorLayout(name: name, dtype: changes ? dtype ?? info.dtype : info.dtype, shape: info.shape)
+    }
+    let writer = try SafetensorsWriter(url: output, protecting: model.inputURLs + protecting, layout: layout,
+                                       metadata: model.metadata.merging(metadata) { $1 }, maxShardSize: maxShardSize)
     var done = 0
     for name in names {
         let info = model[name]!
-        if selected.contains(name) {
+        if selectedSet.contains(name) {
             let start = ContinuousClock.now
             let w: Matrix<Float> = try model.matrix(name)
             guard w.isFinite else { throw CLIError("tensor '\(name)' in \(model.url.path) contains NaN or infinity") }
@@ -32,7 +40,7 @@ func rewriteModel(_ model: Checkpoint, to output: URL, selection: LayerSelection
             model.evict(name)
         }
     }
-    try writer.finish(metadata: model.metadata.merging(metadata) { $1 })
+    try writer.finish()
     return selected.count
 }
 
