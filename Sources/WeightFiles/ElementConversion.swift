@@ -4,19 +4,23 @@ import LinearAlgebra
 /// Unaligned storage is read with `loadUnaligned`; the loops run on concrete
 /// types (`@_specialize`).
 enum ElementConversion {
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
     static func decode<T: Scalar>(_ bytes: UnsafeRawBufferPointer, dtype: DType, count: Int) -> [T] {
         [T](unsafeUninitializedCapacity: count) { out, initialized in
-            guard let src = bytes.baseAddress else { initialized = 0; return }
-            switch dtype {
-            case .f32: for i in 0..<count { out[i] = T(Float(bitPattern: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian)) }
-            case .f64: for i in 0..<count { out[i] = T(Double(bitPattern: src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self).littleEndian)) }
-            case .f16: for i in 0..<count { out[i] = T(HalfPrecision.float(float16Bits: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)) }
-            case .bf16: for i in 0..<count { out[i] = T(HalfPrecision.float(bfloat16Bits: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)) }
-            default: preconditionFailure("decode: \(dtype) is not floating point")
-            }
+            if let src = bytes.baseAddress, let dst = out.baseAddress { decode(src, dtype: dtype, count: count, into: dst) }
             initialized = count
+        }
+    }
+
+    /// Reads `count` values stored as `dtype` at `src` (any alignment) into `dst`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func decode<T: Scalar>(_ src: UnsafeRawPointer, dtype: DType, count: Int, into out: UnsafeMutablePointer<T>) {
+        switch dtype {
+        case .f32: for i in 0..<count { out[i] = T(Float(bitPattern: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian)) }
+        case .f64: for i in 0..<count { out[i] = T(Double(bitPattern: src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self).littleEndian)) }
+        case .f16: for i in 0..<count { out[i] = T(HalfPrecision.float(float16Bits: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)) }
+        case .bf16: for i in 0..<count { out[i] = T(HalfPrecision.float(bfloat16Bits: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)) }
+        default: preconditionFailure("decode: \(dtype) is not floating point")
         }
     }
 

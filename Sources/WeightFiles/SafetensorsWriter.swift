@@ -58,6 +58,7 @@ public final class SafetensorsWriter {
     /// - Parameter inputs: files this run reads; writing over any of them is refused.
     public init(url: URL, protecting inputs: [URL] = []) throws {
         try Self.refuseOverwrite(url, inputs)
+        try Self.makeFolder(for: url)
         self.url = url
         spool = try AtomicFile(destination: url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).spool"))
     }
@@ -68,6 +69,7 @@ public final class SafetensorsWriter {
     /// as described at `maxShardSize`.
     public init(url: URL, protecting inputs: [URL] = [], layout: [TensorLayout], metadata: [String: String] = [:], maxShardSize: Int? = nil) throws {
         try Self.refuseOverwrite(url, inputs)
+        try Self.makeFolder(for: url)
         self.url = url
         self.maxShardSize = maxShardSize
         spool = nil
@@ -136,6 +138,40 @@ public final class SafetensorsWriter {
                 let piece = UnsafeBufferPointer(rebasing: values[first..<Swift.min(values.count, first + chunk)])
                 ElementConversion.encode(piece, as: dtype, into: scratch.baseAddress!)
                 try write(UnsafeRawBufferPointer(rebasing: scratch[0..<(piece.count * dtype.size)]))
+            }
+        }
+    }
+
+    /// Adds a floating tensor stored as `sourceDType` in `bytes` (a tensor of
+    /// another file, say), converted to `dtype` a chunk at a time through
+    /// Float (Double when either side is F64): memory stays at the chunk,
+    /// whatever the tensor's size. Narrowing rounds to nearest even.
+    public func add(name: String, shape: [Int], dtype: DType, converting bytes: UnsafeRawBufferPointer, from sourceDType: DType) throws {
+        guard dtype.isFloatingPoint else { throw SafetensorsError(file: url.path, tensor: name, rule: .notFloatingPoint(dtype)) }
+        guard sourceDType.isFloatingPoint else { throw SafetensorsError(file: url.path, tensor: name, rule: .notFloatingPoint(sourceDType)) }
+        let count = shape.reduce(1, *)
+        precondition(count * sourceDType.size == bytes.count, "SafetensorsWriter: \(name): byte count does not match shape and source dtype")
+        if dtype == sourceDType {
+            try add(name: name, shape: shape, dtype: dtype, rawBytes: bytes)
+        } else if dtype == .f64 || sourceDType == .f64 {
+            try transcode(name, shape, dtype, bytes, sourceDType, count, through: Double.self)
+        } else {
+            try transcode(name, shape, dtype, bytes, sourceDType, count, through: Float.self)
+        }
+    }
+
+    private func transcode<T: Scalar>(_ name: String, _ shape: [Int], _ dtype: DType, _ bytes: UnsafeRawBufferPointer, _ sourceDType: DType,
+                                      _ count: Int, through: T.Type) throws {
+        let chunk = 1 << 16
+        let values = UnsafeMutableBufferPointer<T>.allocate(capacity: chunk)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk * dtype.size, alignment: 16)
+        defer { values.deallocate(); scratch.deallocate() }
+        try append(name: name, shape: shape, dtype: dtype, byteCount: count * dtype.size) { write in
+            for first in stride(from: 0, to: count, by: chunk) {
+                let n = Swift.min(chunk, count - first)
+                ElementConversion.decode(bytes.baseAddress! + first * sourceDType.size, dtype: sourceDType, count: n, into: values.baseAddress!)
+                ElementConversion.encode(UnsafeBufferPointer(rebasing: values[0..<n]), as: dtype, into: scratch.baseAddress!)
+                try write(UnsafeRawBufferPointer(rebasing: scratch[0..<(n * dtype.size)]))
             }
         }
     }
@@ -239,6 +275,16 @@ public final class SafetensorsWriter {
     private static func refuseOverwrite(_ url: URL, _ inputs: [URL]) throws {
         if inputs.contains(where: { sameFile($0, url) }) {
             throw SafetensorsError(file: url.path, rule: .wouldOverwriteInput)
+        }
+    }
+
+    /// The destination's folder, created (with its parents) when missing.
+    private static func makeFolder(for url: URL) throws {
+        let folder = url.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw SafetensorsError(file: url.path, rule: .cannotWrite("cannot create the folder \(folder.path)"))
         }
     }
 

@@ -246,6 +246,36 @@ struct DirectWriterTests {
         try? FileManager.default.removeItem(at: direct)
     }
 
+    @Test("converting stored bytes chunk by chunk equals decoding then encoding; the output folder is created")
+    func converting() throws {
+        let folder = temporaryFolder()
+        let values = Matrix<Double>.random(rows: 257, columns: 300, seed: 4).elements   // more than one 65,536-value chunk
+        let dtypes: [DType] = [.f64, .f32, .f16, .bf16]
+        // The source tensors, one per dtype.
+        let source = folder.appendingPathComponent("source.safetensors")
+        let s = try SafetensorsWriter(url: source)
+        for d in dtypes { try s.add(name: d.rawValue, shape: [257, 300], array: values, dtype: d) }
+        try s.finish()
+        let file = try SafetensorsFile(contentsOf: source)
+        for from in dtypes {
+            for to in dtypes {
+                let viaArray = folder.appendingPathComponent("a/\(from.rawValue)-\(to.rawValue).safetensors")
+                let viaBytes = folder.appendingPathComponent("b/\(from.rawValue)-\(to.rawValue).safetensors")
+                let a = try SafetensorsWriter(url: viaArray), b = try SafetensorsWriter(url: viaBytes)
+                if from == .f64 || to == .f64 {
+                    try a.add(name: "t", shape: [257, 300], array: try file.array(from.rawValue, as: Double.self), dtype: to)
+                } else {
+                    try a.add(name: "t", shape: [257, 300], array: try file.array(from.rawValue, as: Float.self), dtype: to)
+                }
+                try b.add(name: "t", shape: [257, 300], dtype: to, converting: try file.rawBytes(from.rawValue), from: from)
+                try a.finish()
+                try b.finish()
+                #expect(try Data(contentsOf: viaArray) == Data(contentsOf: viaBytes), "\(from.rawValue) → \(to.rawValue)")
+            }
+        }
+        try? FileManager.default.removeItem(at: folder)
+    }
+
     @Test("a duplicate in the layout or a second add is refused; dropping the writer leaves nothing")
     func errors() throws {
         let folder = temporaryFolder()

@@ -42,14 +42,12 @@ struct Convert: ParsableCommand {
                                                layout: layout, metadata: metadata, maxShardSize: shards.limit)
             for (i, name) in names.enumerated() {
                 let info = checkpoint[name]!
-                if !info.dtype.isFloatingPoint || info.dtype == target {
-                    try writer.add(name: name, shape: info.shape, dtype: info.dtype, rawBytes: try checkpoint.rawBytes(name))
-                    checkpoint.evict(name)
-                } else if info.dtype == .f64 || target == .f64 {
-                    try writer.add(name: name, shape: info.shape, array: try checkpoint.array(name, as: Double.self), dtype: target)
+                if info.dtype.isFloatingPoint {
+                    try writer.add(name: name, shape: info.shape, dtype: target, converting: try checkpoint.rawBytes(name), from: info.dtype)
                 } else {
-                    try writer.add(name: name, shape: info.shape, array: try checkpoint.array(name, as: Float.self), dtype: target)
+                    try writer.add(name: name, shape: info.shape, dtype: info.dtype, rawBytes: try checkpoint.rawBytes(name))
                 }
+                checkpoint.evict(name)
                 console.detail(String(format: "[%3d/%d] %@  %@ -> %@", i + 1, names.count, name, info.dtype.rawValue,
                                       info.dtype.isFloatingPoint ? target.rawValue : info.dtype.rawValue))
             }
