@@ -41,7 +41,7 @@ enum ElementConversion {
         switch dtype {
         case .f32: for i in 0..<n { dst.storeBytes(of: Float(values[i].doubleValue).bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
         case .f64: for i in 0..<n { dst.storeBytes(of: values[i].doubleValue.bitPattern.littleEndian, toByteOffset: 8 * i, as: UInt64.self) }
-        case .f16: for i in 0..<n { dst.storeBytes(of: Float16(values[i].doubleValue).bitPattern.littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+        case .f16: for i in 0..<n { dst.storeBytes(of: HalfPrecision.float16Bits(narrowToFloat(values[i])).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
         case .bf16: for i in 0..<n { dst.storeBytes(of: HalfPrecision.bfloat16Bits(narrowToFloat(values[i])).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
         default: preconditionFailure("encode: \(dtype) is not floating point")
         }
@@ -57,7 +57,7 @@ enum ElementConversion {
         }
     }
 
-    /// Double → BF16 through a rounded Float would round twice. Instead
+    /// Double → BF16 or F16 through a rounded Float would round twice. Instead
     /// narrow to Float by rounding to odd (truncate toward zero, then set the
     /// last bit if anything was lost): the sticky bit makes the second, BF16
     /// rounding correct.

@@ -91,6 +91,40 @@ struct RoundTripTests {
     }
 }
 
+@Suite("F16 conversion against Swift's Float16")
+struct Float16ConversionTests {
+    @Test("every F16 bit pattern decodes exactly")
+    func decodeAll() {
+        for bits in UInt16.min...UInt16.max {
+            let expected = Float(Float16(bitPattern: bits)), got = HalfPrecision.float(float16Bits: bits)
+            #expect(expected.isNaN ? got.isNaN : got.bitPattern == expected.bitPattern, "0x\(String(bits, radix: 16))")
+        }
+    }
+
+    @Test("encoding rounds like Float16(_:): a stride through all Floats, and every F16 midpoint and its neighbours")
+    func encode() {
+        var samples: [Float] = []
+        for bits in stride(from: UInt32(0), to: UInt32.max - 40_009, by: 40_009) { samples.append(Float(bitPattern: bits)) }
+        for bits in UInt16(0)..<0x7C00 {   // finite, positive: the midpoint to the next value and its neighbours
+            let low = Float(Float16(bitPattern: bits)), high = Float(Float16(bitPattern: bits + 1))
+            let mid = (low + high) / 2   // exact in Float
+            samples += [mid, mid.nextUp, mid.nextDown, low]
+        }
+        samples += [65519.99, 65520, 65536, .infinity, .greatestFiniteMagnitude, 0x1p-25, Float(0x1p-25).nextUp, 0x1p-24, -0.0]
+        var mismatches = 0
+        for x in samples + samples.map({ -$0 }) where !x.isNaN {
+            if HalfPrecision.float16Bits(x) != Float16(x).bitPattern { mismatches += 1 }
+        }
+        #expect(mismatches == 0)
+        #expect(HalfPrecision.float16Bits(.nan) == Float16(Float.nan).bitPattern)
+        #expect(HalfPrecision.float(float16Bits: HalfPrecision.float16Bits(-.nan)).isNaN)
+        // Double → F16 rounds once: just above a tie that a rounded Float would turn into an exact tie.
+        let d = 1.0 + 0x1p-11 + 0x1p-40
+        let bytes = [d].withUnsafeBufferPointer { ElementConversion.encode($0, as: .f16) }
+        #expect(UInt16(bytes[0]) | UInt16(bytes[1]) << 8 == 0x3C01)
+    }
+}
+
 @Suite("safetensors: every malformed-file rule has its own error")
 struct AdversarialTests {
     static func check(_ data: Data, _ expected: SafetensorsError.Rule, _ label: String) {
