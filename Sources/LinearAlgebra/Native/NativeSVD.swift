@@ -92,11 +92,17 @@ enum NativeSVD {
                     // Squared norms are refreshed once a sweep and updated
                     // through each rotation, so a pair costs one dot product.
                     for i in 0..<n { norms[i] = dot(gb + i * m, gb + i * m, m) }
+                    // Squared norms at or below ε² times the largest are
+                    // numerically zero: such a column is far below the σ
+                    // cut-off and ends in the completed basis, and rotating
+                    // it only shrinks it (a rank-deficient matrix can leave a
+                    // tiny column parallel to a big one, sweep after sweep).
+                    let negligible = (norms.max() ?? 0) * eps * eps
                     for i in 0..<n {
                         for j in (i + 1)..<Swift.max(n, i + 1) {
                             let gi = gb + i * m, gj = gb + j * m
                             let alpha = norms[i], beta = norms[j]
-                            if alpha == 0 || beta == 0 { continue }
+                            if alpha <= negligible || beta <= negligible { continue }
                             let gamma = dot(gi, gj, m)
                             let cosine = gamma.magnitude / (alpha.squareRoot() * beta.squareRoot())
                             worst = Swift.max(worst, cosine)
