@@ -67,7 +67,8 @@ enum NativeSVD {
         // graded matrices); larger ones are preconditioned and use √m·ε, the
         // default of LAPACK's xGESVJ.
         var tolerance = eps
-        if n >= preconditionSize {
+        let preconditioned = n >= preconditionSize
+        if preconditioned {
             // Preconditioning: with AᵀA = QΛQᵀ, the columns of A·Q are already
             // orthogonal up to O(ε‖A‖²) in their inner products, so Jacobi on
             // A·Q finishes in a few sweeps that are mostly dot products, and
@@ -87,6 +88,17 @@ enum NativeSVD {
             vt.withUnsafeMutableBufferPointer { vp in
                 let gb = gp.baseAddress!
                 repeat {
+                    // Once the last sweep's largest cosine squared is within
+                    // the tolerance (Jacobi converges quadratically), what is
+                    // left is rounding: the next sweeps would only turn a few
+                    // pairs hovering at √m·ε and then confirm. Check all the
+                    // cosines at once from the Gram matrix G Gᵀ (one GEMM
+                    // instead of n²/2 serial dot products); its own rounding
+                    // is about √m·ε too, so it accepts up to 4× the tolerance.
+                    if preconditioned && sweeps > 0 && worst * worst <= tolerance {
+                        worst = largestCosine(gb, n: n, m: m)
+                        if worst <= 4 * tolerance { break }
+                    }
                     worst = 0
                     var rotated = false
                     // Squared norms are refreshed once a sweep and updated
@@ -173,6 +185,28 @@ enum NativeSVD {
         }
         if filled < n { ut = completedBasis(ut, count: filled, dimension: m) }
         return SVD(u: orthonormalizedRows(ut).transposed(), singularValues: values, vt: orthonormalizedRows(sortedVt))
+    }
+
+    /// max over i < j of |⟨gᵢ, gⱼ⟩| / (‖gᵢ‖‖gⱼ‖) for the n rows of length m at
+    /// `g`, from one GEMM; rows that are numerically zero (squared norm at
+    /// most ε² times the largest) are left out, as the sweeps leave them.
+    static func largestCosine<T: Scalar>(_ g: UnsafeMutablePointer<T>, n: Int, m: Int) -> T {
+        var gram = [T](repeating: 0, count: n * n)
+        gram.withUnsafeMutableBufferPointer { p in
+            NativeGEMM.multiply(transposeA: false, transposeB: true, m: n, n: n, k: m, alpha: 1,
+                                a: g, lda: m, b: g, ldb: m, beta: 0, c: p.baseAddress!, ldc: n)
+        }
+        var largest: T = 0
+        for i in 0..<n { largest = Swift.max(largest, gram[i * n + i]) }
+        let negligible = largest * T.ulpOfOne * T.ulpOfOne
+        var worst: T = 0
+        for i in 0..<n where gram[i * n + i] > negligible {
+            let ni = gram[i * n + i].squareRoot()
+            for j in (i + 1)..<Swift.max(n, i + 1) where gram[j * n + j] > negligible {
+                worst = Swift.max(worst, gram[i * n + j].magnitude / (ni * gram[j * n + j].squareRoot()))
+            }
+        }
+        return worst
     }
 
     /// One Newton–Schulz step towards the nearest matrix with orthonormal
