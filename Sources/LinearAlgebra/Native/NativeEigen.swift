@@ -59,89 +59,92 @@ enum NativeEigen {
     /// A ← Qᵀ A Q = tridiag(e, d, e) with Householder reflectors
     /// H_k = I − τ_k v_k v_kᵀ acting on indices k+1..<n, Qᵀ = H_{n−3}⋯H_0.
     /// v_k (with its leading 1 implicit) is left in row k of `a` right of the
-    /// superdiagonal, and τ_k in `taus[k]`.
+    /// superdiagonal, and τ_k in `taus[k]`. A is kept whole and symmetric.
     ///
-    /// Step k needs p = A₂₂v (A₂₂ the trailing block from k + 1) and then the
-    /// rank-2 update A₂₂ ← A₂₂ − v wᵀ − w vᵀ. A₂₂ is kept whole and
-    /// symmetric, so both run along contiguous rows. The update of A₂₂'s first
-    /// row gives the next reflector, so the rest of the update pass also forms
-    /// the next step's product: one sweep over the trailing block per step
-    /// instead of two, with the rows shared out across threads.
-    @inline(__always)
+    /// Blocked as LAPACK's sytrd: the reflectors of a panel of 32 columns are
+    /// found one by one from the trailing block as it stood before the panel,
+    /// each product A₂₂v (a pass over contiguous rows, shared across threads)
+    /// corrected for the panel's earlier reflectors, A₂₂ − V Wᵀ − W Vᵀ,
+    /// without forming it; the panel's rank-64 update is applied at its end
+    /// by two GEMMs. Each step only reads the trailing block; it is written
+    /// once per panel, at GEMM speed.
     static func tridiagonalize<T: Scalar>(_ a: UnsafeMutablePointer<T>, n: Int, d: inout [T], e: inout [T], taus: inout [T]) {
         guard n > 0 else { return }
         let reflectors = Swift.max(n - 2, 0)
         let threads = Swift.max(1, Backend.threadCount)
-        var v = UnsafeMutablePointer<T>.allocate(capacity: n), vNext = UnsafeMutablePointer<T>.allocate(capacity: n)
-        let w = UnsafeMutablePointer<T>.allocate(capacity: n), partials = UnsafeMutablePointer<T>.allocate(capacity: threads * n)
-        defer { v.deallocate(); vNext.deallocate(); w.deallocate(); partials.deallocate() }
-        // The reflector of step k, from row k right of the diagonal (column k
-        // below it); its vector goes to `into`.
-        func reflect(_ k: Int, into vector: UnsafeMutablePointer<T>) -> (beta: T, tau: T) {
-            let size = n - k - 1
-            let x = a + k * n + k + 1
-            let result = NativeQR.householder(x, count: size)
-            vector[0] = 1
-            for i in 1..<size { vector[i] = x[i] }
-            return result
-        }
-        // Over rows first..<n of A: when `update`, subtract v wᵀ + w vᵀ from
-        // columns first − 1..<n (v, w indexed from first − 1); when `next` is
-        // given, leave A[first..<n, first..<n]·next in partials[0..<n − first].
-        // The rows are cut into one band per thread, each with its own partial
-        // product, summed at the end.
-        func sweep(first: Int, update: Bool, v: UnsafeMutablePointer<T>, next: UnsafeMutablePointer<T>?) {
-            let size = n - first + 1, rows = n - first
-            let bands = rows * size >= 1 << 14 ? threads : 1
-            if next != nil { for t in 0..<bands { (partials + t * n).initialize(repeating: 0, count: rows) } }
+        let panel = 32
+        let v = UnsafeMutablePointer<T>.allocate(capacity: n), partials = UnsafeMutablePointer<T>.allocate(capacity: threads * n)
+        // The panel's reflectors v_c and their w_c, row c over absolute indices first+1..<n.
+        let vp = UnsafeMutablePointer<T>.allocate(capacity: panel * n), wp = UnsafeMutablePointer<T>.allocate(capacity: panel * n)
+        defer { v.deallocate(); partials.deallocate(); vp.deallocate(); wp.deallocate() }
+        // partials[0..<n−first] ← A[first..<n, first..<n]·v, rows cut into one band per thread.
+        func product(first: Int) {
+            let rows = n - first
+            let bands = rows * rows >= 1 << 14 ? threads : 1
+            for t in 0..<bands { (partials + t * n).initialize(repeating: 0, count: rows) }
             Backend.forEachChunk(bands) { band in
-                let lower = first + rows * band / bands, upper = first + rows * (band + 1) / bands
                 let acc = partials + band * n
-                for r in lower..<upper {
-                    let row = a + r * n + first - 1
-                    if update {
-                        let vi = v[r - first + 1], wi = w[r - first + 1]
-                        for j in 0..<size { row[j] -= vi * w[j] + wi * v[j] }
-                    }
-                    if let next {
-                        let vi = next[r - first], tail = row + 1
-                        for j in 0..<rows { acc[j] += vi * tail[j] }
-                    }
+                for r in (first + rows * band / bands)..<(first + rows * (band + 1) / bands) {
+                    let vi = v[r - first], row = a + r * n + first
+                    for j in 0..<rows { acc[j] += vi * row[j] }
                 }
             }
-            if next != nil { for t in 1..<bands { for j in 0..<rows { partials[j] += partials[t * n + j] } } }
+            for t in 1..<bands { for j in 0..<rows { partials[j] += partials[t * n + j] } }
         }
-        var current = reflectors > 0 ? reflect(0, into: v) : (beta: T(0), tau: T(0))
-        if current.tau != 0 { sweep(first: 1, update: false, v: v, next: v) }      // A₂₂v for step 0
-        for k in 0..<reflectors {
-            let size = n - k - 1
-            let (beta, tau) = current
-            d[k] = a[k * n + k]
-            e[k] = beta
-            taus[k] = tau
-            if tau != 0 {
-                // p = τ A₂₂v (from partials); w = p − (τ/2)(pᵀv) v.
+        for first in stride(from: 0, to: reflectors, by: panel) {
+            let width = Swift.min(panel, reflectors - first), length = n - first - 1
+            // Row c of the panel, indexed by absolute column (valid from first + 1 on).
+            func vRow(_ c: Int) -> UnsafeMutablePointer<T> { vp + c * length - (first + 1) }
+            func wRow(_ c: Int) -> UnsafeMutablePointer<T> { wp + c * length - (first + 1) }
+            for c in 0..<width {
+                let k = first + c, size = n - k - 1
+                // Row k, columns k..<n, brought up to date with the panel so far.
+                let row = a + k * n
+                for q in 0..<c {
+                    let vq = vRow(q), wq = wRow(q), vk = vq[k], wk = wq[k]
+                    for j in k..<n { row[j] -= vk * wq[j] + wk * vq[j] }
+                }
+                let x = row + k + 1
+                let (beta, tau) = NativeQR.householder(x, count: size)
+                d[k] = row[k]
+                e[k] = beta
+                taus[k] = tau
+                v[0] = 1
+                for i in 1..<size { v[i] = x[i] }
+                let vc = vRow(c), wc = wRow(c)
+                for j in (first + 1)..<(k + 1) { vc[j] = 0; wc[j] = 0 }
+                for i in 0..<size { vc[k + 1 + i] = v[i] }
+                guard tau != 0 else {
+                    for i in 0..<size { wc[k + 1 + i] = 0 }
+                    continue
+                }
+                // p = (A₂₂ − V Wᵀ − W Vᵀ) v over indices k+1..<n, then w = τp − (τ/2)(τpᵀv) v.
+                product(first: k + 1)
+                for q in 0..<c {
+                    let vq = vRow(q) + k + 1, wq = wRow(q) + k + 1
+                    var wv: T = 0, vv: T = 0
+                    for i in 0..<size {
+                        wv += wq[i] * v[i]
+                        vv += vq[i] * v[i]
+                    }
+                    for i in 0..<size { partials[i] -= vq[i] * wv + wq[i] * vv }
+                }
                 var pv: T = 0
                 for i in 0..<size {
                     partials[i] *= tau
                     pv += partials[i] * v[i]
                 }
                 let half = tau * pv / 2
-                for i in 0..<size { w[i] = partials[i] - half * v[i] }
-                // A₂₂'s first row now, as it holds the next reflector.
-                let row = a + (k + 1) * n + k + 1, v0 = v[0], w0 = w[0]
-                for j in 0..<size { row[j] -= v0 * w[j] + w0 * v[j] }
+                for i in 0..<size { wc[k + 1 + i] = partials[i] - half * v[i] }
             }
-            guard k + 1 < reflectors else {
-                if tau != 0 { sweep(first: k + 2, update: true, v: v, next: nil) }
-                break
-            }
-            let following = reflect(k + 1, into: vNext)
-            if tau != 0 || following.tau != 0 {
-                sweep(first: k + 2, update: tau != 0, v: v, next: following.tau != 0 ? vNext : nil)
-            }
-            current = following
-            swap(&v, &vNext)
+            // The rest, from the panel's end: A₂₂ ← A₂₂ − V Wᵀ − W Vᵀ.
+            let next = first + width, rest = n - next
+            guard rest > 0 else { continue }
+            let vNext = vRow(0) + next, wNext = wRow(0) + next
+            NativeGEMM.multiply(transposeA: true, transposeB: false, m: rest, n: rest, k: width, alpha: -1,
+                                a: vNext, lda: length, b: wNext, ldb: length, beta: 1, c: a + next * n + next, ldc: n)
+            NativeGEMM.multiply(transposeA: true, transposeB: false, m: rest, n: rest, k: width, alpha: -1,
+                                a: wNext, lda: length, b: vNext, ldb: length, beta: 1, c: a + next * n + next, ldc: n)
         }
         if n >= 2 {
             d[n - 2] = a[(n - 2) * n + n - 2]
