@@ -301,34 +301,36 @@ struct PendingRotations<T: Scalar> {
 /// Forwards generic rotation sweeps to `PlaneRotations` in the baseline or
 /// AVX2 kernel module.
 enum NativeRotations {
+    /// One build's `PlaneRotations.apply` for one scalar type.
+    typealias Kernel<U> = (_ sweepCount: Int, _ bottoms: UnsafePointer<Int>, _ starts: UnsafePointer<Int>, _ rotationCount: Int,
+                           _ cosines: UnsafePointer<U>, _ sines: UnsafePointer<U>,
+                           _ z: UnsafeMutablePointer<U>, _ ldz: Int, _ columns: Range<Int>) -> Void
+
     static func apply<T: Scalar>(avx2: Bool, sweepCount: Int, bottoms: UnsafePointer<Int>, starts: UnsafePointer<Int>, rotationCount: Int,
                                  cosines: UnsafePointer<T>, sines: UnsafePointer<T>,
                                  z: UnsafeMutablePointer<T>, ldz: Int, columns: Range<Int>) {
-        switch T.precision {
-        case .single:
-            let c = UnsafeRawPointer(cosines).assumingMemoryBound(to: Float.self), s = UnsafeRawPointer(sines).assumingMemoryBound(to: Float.self)
-            let z = UnsafeMutableRawPointer(z).assumingMemoryBound(to: Float.self)
-            #if canImport(GEMMKernelsAVX2)
-            if avx2 {
-                GEMMKernelsAVX2.PlaneRotations.apply(sweepCount: sweepCount, bottoms: bottoms, starts: starts, rotationCount: rotationCount,
-                                                     cosines: c, sines: s, z: z, ldz: ldz, columns: columns)
-                return
-            }
-            #endif
-            GEMMKernels.PlaneRotations.apply(sweepCount: sweepCount, bottoms: bottoms, starts: starts, rotationCount: rotationCount,
-                                             cosines: c, sines: s, z: z, ldz: ldz, columns: columns)
-        case .double:
-            let c = UnsafeRawPointer(cosines).assumingMemoryBound(to: Double.self), s = UnsafeRawPointer(sines).assumingMemoryBound(to: Double.self)
-            let z = UnsafeMutableRawPointer(z).assumingMemoryBound(to: Double.self)
-            #if canImport(GEMMKernelsAVX2)
-            if avx2 {
-                GEMMKernelsAVX2.PlaneRotations.apply(sweepCount: sweepCount, bottoms: bottoms, starts: starts, rotationCount: rotationCount,
-                                                     cosines: c, sines: s, z: z, ldz: ldz, columns: columns)
-                return
-            }
-            #endif
-            GEMMKernels.PlaneRotations.apply(sweepCount: sweepCount, bottoms: bottoms, starts: starts, rotationCount: rotationCount,
-                                             cosines: c, sines: s, z: z, ldz: ldz, columns: columns)
+        func run<U>(_ kernel: Kernel<U>) {
+            kernel(sweepCount, bottoms, starts, rotationCount,
+                   UnsafeRawPointer(cosines).assumingMemoryBound(to: U.self), UnsafeRawPointer(sines).assumingMemoryBound(to: U.self),
+                   UnsafeMutableRawPointer(z).assumingMemoryBound(to: U.self), ldz, columns)
         }
+        switch T.precision {
+        case .single: run(kernel(avx2: avx2) as Kernel<Float>)
+        case .double: run(kernel(avx2: avx2) as Kernel<Double>)
+        }
+    }
+
+    private static func kernel(avx2: Bool) -> Kernel<Float> {
+        #if canImport(GEMMKernelsAVX2)
+        if avx2 { return GEMMKernelsAVX2.PlaneRotations.apply }
+        #endif
+        return GEMMKernels.PlaneRotations.apply
+    }
+
+    private static func kernel(avx2: Bool) -> Kernel<Double> {
+        #if canImport(GEMMKernelsAVX2)
+        if avx2 { return GEMMKernelsAVX2.PlaneRotations.apply }
+        #endif
+        return GEMMKernels.PlaneRotations.apply
     }
 }
