@@ -44,7 +44,6 @@ public final class SafetensorsWriter {
     public let url: URL
     /// Spooled mode.
     private let spool: AtomicFile?
-    private var spoolSize = 0
     private var entries: [Entry] = []
     private var names = Set<String>()
     /// Direct mode: the output files (one per shard), each tensor's place, and the layout's metadata.
@@ -84,10 +83,7 @@ public final class SafetensorsWriter {
         directShards = Self.shards(Self.ordered(all), limit: maxShardSize)
         for (k, shard) in directShards.enumerated() {
             let header = Self.header(shard, meta)
-            let file = try AtomicFile(destination: shardURL(k, of: directShards.count))
-            var length = UInt64(header.count).littleEndian
-            try withUnsafeBytes(of: &length) { try file.write($0) }
-            try file.write(header)
+            let file = try Self.startFile(shardURL(k, of: directShards.count), header: header)
             var position = 8 + header.count
             for var e in shard {
                 e.offset = position
@@ -104,9 +100,9 @@ public final class SafetensorsWriter {
     private var isDirect: Bool { spool == nil }
 
     /// The number of tensors added so far.
-    public var count: Int { isDirect ? names.count : entries.count }
+    public var count: Int { names.count }
     /// Bytes of tensor data added so far.
-    public var dataSize: Int { spoolSize }
+    public private(set) var dataSize = 0
 
     /// Adds a floating tensor from a matrix, stored as `dtype` (rounded to
     /// nearest even when narrowing). Shape `[rows, columns]`.
@@ -198,7 +194,7 @@ public final class SafetensorsWriter {
                     written += bytes.count
                 }
             } catch { cancel(); throw error }
-            entries.append(Entry(name: name, dtype: dtype, shape: shape, byteCount: byteCount, offset: spoolSize))
+            entries.append(Entry(name: name, dtype: dtype, shape: shape, byteCount: byteCount, offset: dataSize))
         } else {
             guard let slot = slots[name] else { preconditionFailure("SafetensorsWriter: \(name) is not in the layout given at init") }
             precondition(slot.dtype == dtype && slot.shape == shape,
@@ -213,7 +209,7 @@ public final class SafetensorsWriter {
             } catch { cancel(); throw error }
         }
         precondition(written == byteCount, "SafetensorsWriter: \(name): \(written) bytes written of \(byteCount)")
-        spoolSize += byteCount
+        dataSize += byteCount
     }
 
     /// When set, and the tensors add up to more than this many bytes, the
@@ -254,7 +250,7 @@ public final class SafetensorsWriter {
         guard shards.count > 1 else { return }
         var weightMap: [String: String] = [:]
         for (k, shard) in shards.enumerated() { for e in shard { weightMap[e.name] = writtenFiles[k].lastPathComponent } }
-        let index: [String: Any] = ["metadata": ["total_size": spoolSize], "weight_map": weightMap]
+        let index: [String: Any] = ["metadata": ["total_size": dataSize], "weight_map": weightMap]
         let json = try JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys])
         let indexURL = url.deletingLastPathComponent().appendingPathComponent(url.lastPathComponent + ".index.json")
         let file = try AtomicFile(destination: indexURL)
@@ -339,13 +335,18 @@ public final class SafetensorsWriter {
         return bytes
     }
 
+    /// A new temporary file for `destination` holding the 8-byte header length and the header.
+    private static func startFile(_ destination: URL, header: [UInt8]) throws -> AtomicFile {
+        let file = try AtomicFile(destination: destination)
+        var length = UInt64(header.count).littleEndian
+        try withUnsafeBytes(of: &length) { try file.write($0) }
+        try file.write(header)
+        return file
+    }
+
     /// One file of `ordered` tensors, copied from the spool in bounded chunks.
     private func writeFromSpool(_ spool: AtomicFile, _ destination: URL, _ ordered: [Entry], _ meta: [String: String]) throws {
-        let header = Self.header(ordered, meta)
-        let out = try AtomicFile(destination: destination)
-        var length = UInt64(header.count).littleEndian
-        try withUnsafeBytes(of: &length) { try out.write($0) }
-        try out.write(header)
+        let out = try Self.startFile(destination, header: Self.header(ordered, meta))
         let source = open(spool.temporary.path, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else { throw SafetensorsError(file: destination.path, rule: .cannotWrite("spool: \(String(cString: strerror(errno)))")) }
         defer { close(source) }
