@@ -180,8 +180,9 @@ enum NativeEigen {
     @inline(__always)
     static func implicitQL<T: Scalar>(n: Int, d: inout [T], e: inout [T], zt: UnsafeMutablePointer<T>?) -> Bool {
         let eps = T.ulpOfOne
-        var pending = PendingRotations<T>()
-        defer { if let zt { pending.apply(to: zt, n: n) } }
+        // Rotations are only recorded when there are vectors to apply them to.
+        var pending: PendingRotations<T>? = zt == nil ? nil : PendingRotations()
+        defer { if let zt { pending?.apply(to: zt, n: n) } }
         for l in 0..<n {
             var iterations = 0
             while true {
@@ -201,7 +202,7 @@ enum NativeEigen {
                 var s: T = 1, c: T = 1, p: T = 0
                 var i = m - 1
                 var deflated = false
-                pending.beginSweep(bottom: m)
+                pending?.beginSweep(bottom: m)
                 while i >= l {
                     let f = s * e[i], b = c * e[i]
                     r = hypot(f, g)
@@ -219,10 +220,10 @@ enum NativeEigen {
                     p = s * r
                     d[i + 1] = g + p
                     g = c * r - b
-                    pending.append(cosine: c, sine: s)
+                    pending?.append(cosine: c, sine: s)
                     i -= 1
                 }
-                if let zt, pending.count >= 8 * n { pending.apply(to: zt, n: n) }
+                if let zt, let count = pending?.count, count >= 8 * n { pending?.apply(to: zt, n: n) }
                 if deflated { continue }
                 d[l] -= p
                 e[l] = g
