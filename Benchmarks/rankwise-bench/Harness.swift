@@ -56,6 +56,23 @@ struct Harness {
     }
 }
 
+/// Keeps every thread busy for half a second before anything is timed. The
+/// Dispatch pool behind the native kernels starts its worker threads lazily:
+/// the first few parallel calls of a process run on one thread (measured: the
+/// first four 1024³ native GEMMs at half speed), which would otherwise land
+/// in the first rows' medians. OpenBLAS starts its threads when it loads.
+func warmUpThreads() {
+    let start = ContinuousClock.now
+    let threads = Swift.max(1, Backend.threadCount)
+    while ContinuousClock.now - start < .milliseconds(500) {
+        Backend.forEachChunk(threads) { _ in
+            var x = 1.0
+            for i in 0..<200_000 { x = x * 1.000001 + Double(i & 1) }
+            if x == 0 { print(x) }   // keeps the loop from being optimised away
+        }
+    }
+}
+
 /// A matrix for timing: seeded Gaussian, or symmetric positive definite.
 func benchMatrix<T: Scalar>(_: T.Type, _ m: Int, _ n: Int, seed: UInt64 = 1) -> Matrix<T> {
     Matrix<T>.random(rows: m, columns: n, seed: seed)

@@ -48,6 +48,7 @@ struct RankwiseBench {
             maxNativeDecomposition: option("--max-native-decomposition").flatMap(Int.init) ?? (quick ? 512 : 2048),
             gemmSizes: sizes("--gemm-sizes") ?? (quick ? [256, 512, 1024] : [256, 512, 1024, 2048, 4096]),
             decompositionSizes: sizes("--decomposition-sizes") ?? (quick ? [256, 512] : [512, 1024, 2048]))
+        warmUpThreads()
         do {
             if suites.contains("linalg") {
                 try bench.linalg(Float.self)
