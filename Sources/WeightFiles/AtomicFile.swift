@@ -49,6 +49,41 @@ final class AtomicFile {
         }
     }
 
+    /// Copies `count` bytes from `source` at `sourceOffset` to `offset` in
+    /// this file (at its current end when nil). The kernel copies file to
+    /// file where it can (`copy_file_range`: no mapping, no user-space
+    /// buffer, a reflink on file systems that share extents); otherwise the
+    /// bytes go through a bounded buffer.
+    func copy(from source: URL, at sourceOffset: Int, count: Int, to offset: Int?) throws {
+        guard count > 0 else { return }
+        let input = open(source.path, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw SafetensorsError(file: source.path, rule: .cannotOpen(String(cString: strerror(errno)))) }
+        defer { close(input) }
+        var done = 0
+        if let copyFileRange {
+            var from = Int64(sourceOffset), to = Int64(offset ?? 0)
+            while done < count {
+                let n = offset == nil ? copyFileRange(input, &from, descriptor, nil, count - done, 0)
+                                      : copyFileRange(input, &from, descriptor, &to, count - done, 0)
+                if n > 0 { done += n; continue }
+                if n < 0 && errno == EINTR { continue }
+                break   // not supported here (another file system, an old kernel): the buffer does the rest
+            }
+        }
+        guard done < count else { return }
+        let chunk = 8 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.min(chunk, count - done), alignment: 16)
+        defer { buffer.deallocate() }
+        while done < count {
+            let want = Swift.min(buffer.count, count - done)
+            let got = pread(input, buffer.baseAddress!, want, off_t(sourceOffset + done))
+            guard got > 0 else { throw SafetensorsError(file: source.path, rule: .cannotWrite("reading \(source.lastPathComponent) failed")) }
+            let piece = UnsafeRawBufferPointer(rebasing: buffer[0..<got])
+            if let offset { try write(piece, at: offset + done) } else { try write(piece) }
+            done += got
+        }
+    }
+
     func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 
     /// fsync, close, rename over the destination, fsync the folder.
@@ -74,6 +109,13 @@ final class AtomicFile {
 
     deinit { discard() }
 }
+
+/// copy_file_range(2), looked up at run time: Glibc's module does not
+/// declare it (it needs _GNU_SOURCE). Nil where the C library lacks it.
+private let copyFileRange: (@convention(c) (Int32, UnsafeMutablePointer<Int64>?, Int32, UnsafeMutablePointer<Int64>?, Int, UInt32) -> Int)? = {
+    guard let symbol = dlsym(nil, "copy_file_range") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (Int32, UnsafeMutablePointer<Int64>?, Int32, UnsafeMutablePointer<Int64>?, Int, UInt32) -> Int).self)
+}()
 
 /// True when both URLs name the same existing file (or the same path).
 func sameFile(_ a: URL, _ b: URL) -> Bool {

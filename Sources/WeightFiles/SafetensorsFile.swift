@@ -84,6 +84,12 @@ public final class SafetensorsFile: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: base! + dataStart + info.dataOffsets.lowerBound, count: info.byteCount)
     }
 
+    /// Where the tensor's bytes start in the file.
+    public func fileOffset(of name: String) throws -> Int {
+        guard let info = infos[name] else { throw SafetensorsError(file: url.path, tensor: name, rule: .noSuchTensor) }
+        return dataStart + info.dataOffsets.lowerBound
+    }
+
     /// Drops the tensor's pages from this process's resident memory (they are
     /// read from the file again if touched). Streaming commands call it after
     /// each tensor, so that peak memory follows the largest tensor rather than

@@ -178,37 +178,58 @@ public final class SafetensorsWriter {
         try append(name: name, shape: shape, dtype: dtype, byteCount: rawBytes.count) { write in try write(rawBytes) }
     }
 
+    /// Adds tensor `tensor` of `file` under `name`, its stored bytes copied
+    /// file to file by the kernel where the file system allows
+    /// (`copy_file_range`), never mapped into this process.
+    public func add(name: String, copying tensor: String, from file: SafetensorsFile) throws {
+        guard let info = file[tensor] else { throw SafetensorsError(file: file.url.path, tensor: tensor, rule: .noSuchTensor) }
+        let start = try file.fileOffset(of: tensor)
+        try append(name: name, shape: info.shape, dtype: info.dtype, byteCount: info.byteCount) { target, offset in
+            try target.copy(from: file.url, at: start, count: info.byteCount, to: offset)
+        }
+    }
+
+    /// Adds tensor `tensor` of `model` (whichever shard holds it) under the same name, copied as stored.
+    public func add(copying tensor: String, from model: Checkpoint) throws {
+        guard let file = model.file(holding: tensor) else { throw SafetensorsError(file: model.url.path, tensor: tensor, rule: .noSuchTensor) }
+        try add(name: tensor, copying: tensor, from: file)
+    }
+
     /// Registers a tensor of `byteCount` bytes and lets `produce` hand its
     /// bytes, in order, to the given sink (to the spool, or to the tensor's
-    /// place in its file). A failed write abandons the whole output.
+    /// place in its file).
     private func append(name: String, shape: [Int], dtype: DType, byteCount: Int,
                         _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        var written = 0
+        try append(name: name, shape: shape, dtype: dtype, byteCount: byteCount) { target, offset in
+            try produce { bytes in
+                if let offset { try target.write(bytes, at: offset + written) } else { try target.write(bytes) }
+                written += bytes.count
+            }
+        }
+        precondition(written == byteCount, "SafetensorsWriter: \(name): \(written) bytes written of \(byteCount)")
+    }
+
+    /// Registers a tensor of `byteCount` bytes and lets `fill` write them to
+    /// `target`: at `offset`, the tensor's place in its file, or (spooled) at
+    /// the spool's end when `offset` is nil. A failed write abandons the
+    /// whole output.
+    private func append(name: String, shape: [Int], dtype: DType, byteCount: Int,
+                        fill: (_ target: AtomicFile, _ offset: Int?) throws -> Void) throws {
         precondition(!finished, "SafetensorsWriter: add after finish")
         precondition(shape.reduce(1, *) * dtype.size == byteCount, "SafetensorsWriter: \(name): byte count does not match shape and dtype")
-        var written = 0
+        let target: AtomicFile, offset: Int?
         if let spool {
-            guard names.insert(name).inserted else { throw SafetensorsError(file: url.path, tensor: name, rule: .duplicateTensor) }
-            do {
-                try produce { bytes in
-                    try spool.write(bytes)
-                    written += bytes.count
-                }
-            } catch { cancel(); throw error }
-            entries.append(Entry(name: name, dtype: dtype, shape: shape, byteCount: byteCount, offset: dataSize))
+            (target, offset) = (spool, nil)
         } else {
             guard let slot = slots[name] else { preconditionFailure("SafetensorsWriter: \(name) is not in the layout given at init") }
             precondition(slot.dtype == dtype && slot.shape == shape,
                          "SafetensorsWriter: \(name) is \(dtype.rawValue) \(shape) but the layout says \(slot.dtype.rawValue) \(slot.shape)")
-            guard names.insert(name).inserted else { throw SafetensorsError(file: url.path, tensor: name, rule: .duplicateTensor) }
-            let file = directFiles[slot.shard]
-            do {
-                try produce { bytes in
-                    try file.write(bytes, at: slot.offset + written)
-                    written += bytes.count
-                }
-            } catch { cancel(); throw error }
+            (target, offset) = (directFiles[slot.shard], slot.offset)
         }
-        precondition(written == byteCount, "SafetensorsWriter: \(name): \(written) bytes written of \(byteCount)")
+        guard names.insert(name).inserted else { throw SafetensorsError(file: url.path, tensor: name, rule: .duplicateTensor) }
+        do { try fill(target, offset) } catch { cancel(); throw error }
+        if spool != nil { entries.append(Entry(name: name, dtype: dtype, shape: shape, byteCount: byteCount, offset: dataSize)) }
         dataSize += byteCount
     }
 

@@ -310,6 +310,34 @@ struct DirectWriterTests {
         try? FileManager.default.removeItem(at: folder)
     }
 
+    @Test("copying tensors file to file gives the bytes adding them from memory gives, in both modes")
+    func copying() throws {
+        let folder = temporaryFolder()
+        let source = folder.appendingPathComponent("in/model.safetensors")
+        let tensors = Self.tensors()
+        let s = try SafetensorsWriter(url: source)
+        for t in tensors { try Self.add(t, to: s) }
+        try s.finish()
+        let model = try Checkpoint(path: source)
+        let fromMemory = try SafetensorsWriter(url: folder.appendingPathComponent("a/model.safetensors"))
+        let copiedSpooled = try SafetensorsWriter(url: folder.appendingPathComponent("b/model.safetensors"))
+        let copiedDirect = try SafetensorsWriter(url: folder.appendingPathComponent("c/model.safetensors"),
+                                                 layout: model.tensorNames.map { TensorLayout(name: $0, dtype: model[$0]!.dtype, shape: model[$0]!.shape) })
+        for name in model.tensorNames {
+            let info = model[name]!
+            try fromMemory.add(name: name, shape: info.shape, dtype: info.dtype, rawBytes: try model.rawBytes(name))
+            try copiedSpooled.add(copying: name, from: model)
+        }
+        for name in model.tensorNames.reversed() { try copiedDirect.add(copying: name, from: model) }
+        try fromMemory.finish()
+        try copiedSpooled.finish()
+        try copiedDirect.finish()
+        let expected = try Data(contentsOf: folder.appendingPathComponent("a/model.safetensors"))
+        #expect(try Data(contentsOf: folder.appendingPathComponent("b/model.safetensors")) == expected)
+        #expect(try Data(contentsOf: folder.appendingPathComponent("c/model.safetensors")) == expected)
+        try? FileManager.default.removeItem(at: folder)
+    }
+
     @Test("a duplicate in the layout or a second add is refused; dropping the writer leaves nothing")
     func errors() throws {
         let folder = temporaryFolder()

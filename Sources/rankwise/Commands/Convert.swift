@@ -42,12 +42,12 @@ struct Convert: ParsableCommand {
                                                layout: layout, metadata: metadata, maxShardSize: shards.limit)
             for (i, name) in names.enumerated() {
                 let info = checkpoint[name]!
-                if info.dtype.isFloatingPoint {
+                if info.dtype.isFloatingPoint && info.dtype != target {
                     try writer.add(name: name, shape: info.shape, dtype: target, converting: try checkpoint.rawBytes(name), from: info.dtype)
+                    checkpoint.evict(name)
                 } else {
-                    try writer.add(name: name, shape: info.shape, dtype: info.dtype, rawBytes: try checkpoint.rawBytes(name))
+                    try writer.add(copying: name, from: checkpoint)
                 }
-                checkpoint.evict(name)
                 console.detail(String(format: "[%3d/%d] %@  %@ -> %@", i + 1, names.count, name, info.dtype.rawValue,
                                       info.dtype.isFloatingPoint ? target.rawValue : info.dtype.rawValue))
             }

@@ -100,8 +100,7 @@ struct MergeJob {
         for (index, name) in names.enumerated() {
             let info = reference[name]!
             guard info.dtype.isFloatingPoint else {
-                try writer.add(name: name, shape: info.shape, dtype: info.dtype, rawBytes: try reference.rawBytes(name))
-                reference.evict(name)
+                try writer.add(copying: name, from: reference)
                 continue
             }
             let arrays: [[Float]] = try models.map { try $0.array(name) }

@@ -34,10 +34,10 @@ func rewriteModel(_ model: Checkpoint, to output: URL, selection: LayerSelection
             done += 1
             console.progress(String(format: "[%3d/%d] %@  %dx%d  %@  %.1f s", done, selected.count, name, w.rows, w.columns, detail, secondsSince(start)))
         } else if let dtype, info.dtype.isFloatingPoint, info.dtype != dtype {
-            try writer.add(name: name, shape: info.shape, array: try model.array(name, as: Float.self), dtype: dtype)
-        } else {
-            try writer.add(name: name, shape: info.shape, dtype: info.dtype, rawBytes: try model.rawBytes(name))
+            try writer.add(name: name, shape: info.shape, dtype: dtype, converting: try model.rawBytes(name), from: info.dtype)
             model.evict(name)
+        } else {
+            try writer.add(copying: name, from: model)
         }
     }
     try writer.finish()
