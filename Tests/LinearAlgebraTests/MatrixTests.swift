@@ -35,6 +35,13 @@ struct MatrixTests {
         // No overflow or underflow in the norm.
         #expect(Matrix<Float>([[3e30, 4e30]]).frobeniusNorm() == 5e30)
         #expect(Matrix<Float>([[3e-30, 4e-30]]).frobeniusNorm().isApproximatelyEqual(to: 5e-30, relativeTolerance: 1e-6))
+        #expect(Matrix<Double>([[3e200, 4e200]]).frobeniusNorm().isApproximatelyEqual(to: 5e200, relativeTolerance: 1e-15))
+        #expect(Matrix<Double>([[3e-200, 4e-200]]).frobeniusNorm().isApproximatelyEqual(to: 5e-200, relativeTolerance: 1e-15))
+        #expect(Matrix<Double>([[.nan, 1]]).frobeniusNorm().isNaN && Matrix<Float>([[.infinity, 1]]).frobeniusNorm() == .infinity)
+        // Nine million Float squares: a running Float sum drifts by about 1e-3 here; the norm must not.
+        let many = Matrix<Float>.random(rows: 3000, columns: 3000, seed: 7)
+        let exact = many.elements.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        #expect(Double(many.frobeniusNorm()).isApproximatelyEqual(to: exact, relativeTolerance: 1e-6))
         var s = Matrix<Double>([[1, 2], [3, 4]])
         s.scaleColumns(by: [10, 100])
         #expect(s.elements == [10, 200, 30, 400])

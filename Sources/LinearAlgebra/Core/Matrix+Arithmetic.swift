@@ -78,16 +78,48 @@ extension Matrix {
         return Matrix(rows: n, columns: m, elements: out)
     }
 
-    /// ‖A‖_F = sqrt(Σ aᵢⱼ²), computed with scaling so it neither overflows nor
-    /// underflows for any finite entries.
+    /// ‖A‖_F = sqrt(Σ aᵢⱼ²), neither overflowing nor underflowing for any
+    /// finite entries.
+    ///
+    /// The squares are summed in Double (eight lanes, chunks across threads):
+    /// for Float entries that can neither overflow nor lose small squares.
+    /// For Double, a sum that overflowed or may have lost squares to
+    /// underflow is redone with the entries scaled by the largest.
     @_specialize(where Element == Float)
     @_specialize(where Element == Double)
     public func frobeniusNorm() -> Element {
+        let sum = withUnsafeBufferPointer { Self.sumOfSquares($0, scale: 1) }
+        if sum.isNaN { return .nan }
+        if Element.precision == .single || (sum.isFinite && sum >= 0x1p-900) || sum == 0 && maxAbs() == 0 {
+            return Element(sum.squareRoot())
+        }
         let scale = maxAbs()
         guard scale > 0, scale.isFinite else { return scale }
-        var sum: Element = 0
-        for x in elements { let y = x / scale; sum += y * y }
-        return scale * sum.squareRoot()
+        let scaled = withUnsafeBufferPointer { Self.sumOfSquares($0, scale: 1 / scale.doubleValue) }
+        return Element(scale.doubleValue * scaled.squareRoot())
+    }
+
+    /// Σ (s·xᵢ)² in Double.
+    static func sumOfSquares(_ x: UnsafeBufferPointer<Element>, scale s: Double) -> Double {
+        let chunk = 1 << 16, chunks = (x.count + chunk - 1) / chunk
+        var partial = [Double](repeating: 0, count: chunks)
+        partial.withUnsafeMutableBufferPointer { sums in
+            Backend.forEachChunk(chunks) { c in
+                var lanes = SIMD8<Double>()
+                var j = c * chunk
+                let end = Swift.min(x.count, j + chunk)
+                while j + 8 <= end {
+                    let v = s * SIMD8<Double>(x[j].doubleValue, x[j + 1].doubleValue, x[j + 2].doubleValue, x[j + 3].doubleValue,
+                                              x[j + 4].doubleValue, x[j + 5].doubleValue, x[j + 6].doubleValue, x[j + 7].doubleValue)
+                    lanes += v * v
+                    j += 8
+                }
+                var sum = lanes.sum()
+                while j < end { let v = s * x[j].doubleValue; sum += v * v; j += 1 }
+                sums[c] = sum
+            }
+        }
+        return partial.reduce(0, +)
     }
 
     /// max |aᵢⱼ| (0 for an empty matrix; NaN if any entry is NaN).
