@@ -10,8 +10,9 @@ import LinearAlgebra
 ///   scale = (max − min)/(2^b − 1), zero = round(−min/scale);
 /// - symmetric: max |w| sets the range [−m, m]; scale = 2m/(2^b − 1),
 ///   zero = 2^{b−1} (GPTQ's convention).
-/// Then q = clamp(round(w/scale) + zero, 0, 2^b − 1) and ŵ = scale·(q − zero).
-/// A group whose values are all equal to zero is left as zeros.
+/// Then q = clamp(round(w/scale) + zero, 0, 2^b − 1) and ŵ = scale·(q − zero),
+/// rounding half to even as `torch.round` does. A group whose values are all
+/// equal to zero is left as zeros. Rows are quantised in parallel.
 public struct RoundToNearest: Sendable, Equatable {
     public var bits: Int
     public var groupSize: Int?
@@ -37,33 +38,47 @@ public struct RoundToNearest: Sendable, Equatable {
         let levels = Double((1 << bits) - 1)
         let group = Swift.min(groupSize ?? w.columns, Swift.max(w.columns, 1))
         var out = w
-        let n = w.columns
+        let n = w.columns, rows = w.rows
+        let symmetric = self.symmetric
         out.withUnsafeMutableBufferPointer { p in
-            for i in 0..<w.rows {
-                var start = 0
-                while start < n {
-                    let end = Swift.min(start + group, n)
-                    var lo = 0.0, hi = 0.0
-                    for j in start..<end { let x = p[i * n + j].doubleValue; lo = Swift.min(lo, x); hi = Swift.max(hi, x) }
-                    let scale: Double, zero: Double
-                    if symmetric {
-                        let m = Swift.max(-lo, hi)
-                        scale = 2 * m / levels
-                        zero = (levels + 1) / 2
-                    } else {
-                        scale = (hi - lo) / levels
-                        zero = scale > 0 ? (-lo / scale).rounded() : 0
-                    }
-                    if scale > 0 {
-                        for j in start..<end {
-                            let q = Swift.min(Swift.max((p[i * n + j].doubleValue / scale).rounded() + zero, 0), levels)
-                            p[i * n + j] = T(scale * (q - zero))
+            let chunks = Swift.min(rows, rows * n >= 1 << 16 ? 64 : 1)
+            Backend.forEachChunk(chunks) { chunk in
+                for i in (rows * chunk / chunks)..<(rows * (chunk + 1) / chunks) {
+                    var start = 0
+                    while start < n {
+                        let end = Swift.min(start + group, n)
+                        var lo = 0.0, hi = 0.0
+                        for j in start..<end { let x = p[i * n + j].doubleValue; lo = Swift.min(lo, x); hi = Swift.max(hi, x) }
+                        let scale: Double, zero: Double
+                        if symmetric {
+                            let m = Swift.max(-lo, hi)
+                            scale = 2 * m / levels
+                            zero = (levels + 1) / 2
+                        } else {
+                            scale = (hi - lo) / levels
+                            zero = scale > 0 ? Self.roundHalfEven(-lo / scale) : 0
                         }
+                        if scale > 0 {
+                            for j in start..<end {
+                                let q = Swift.min(Swift.max(Self.roundHalfEven(p[i * n + j].doubleValue / scale) + zero, 0), levels)
+                                p[i * n + j] = T(scale * (q - zero))
+                            }
+                        }
+                        start = end
                     }
-                    start = end
                 }
             }
         }
         return out
+    }
+
+    /// x rounded to the nearest integer, ties to even, for |x| < 2⁵¹ (here
+    /// at most 2^b − 1 + 2^b): adding 1.5·2⁵² leaves no fraction bits, so the
+    /// addition itself rounds, and subtracting it back is exact. Unlike
+    /// `rounded()`, this is not a library call on the baseline x86 target.
+    @inline(__always)
+    static func roundHalfEven(_ x: Double) -> Double {
+        let magic = 0x1.8p52
+        return (x + magic) - magic
     }
 }

@@ -27,6 +27,20 @@ struct CompressorTests {
         #expect(e8 < e4 / 8)
     }
 
+    @Test("RTN rounds half to even, as torch.round; rows split across threads give the same result")
+    func rtnTies() throws {
+        // Range [0, 3] on 2 bits: scale 1, zero 0; 1.5 and 2.5 are ties, both go to 2.
+        let q = try RoundToNearest(bits: 2, groupSize: nil).quantize(Matrix<Double>([[0, 1.5, 2.5, 3], [0, 0.5, 1.5, 3]]))
+        #expect(q == Matrix<Double>([[0, 2, 2, 3], [0, 0, 2, 3]]))
+        // A matrix large enough to be cut into row chunks equals the row-by-row result.
+        let w = Matrix<Float>.random(rows: 300, columns: 256, seed: 3)
+        let whole = try RoundToNearest(bits: 3, groupSize: 64).quantize(w)
+        for i in [0, 137, 299] {
+            let row = try RoundToNearest(bits: 3, groupSize: 64).quantize(Matrix(rows: 1, columns: 256) { _, j in w[i, j] })
+            #expect((0..<256).allSatisfy { whole[i, $0] == row[0, $0] }, "row \(i)")
+        }
+    }
+
     @Test func rtnRejectsBadParameters() {
         let w = Matrix<Float>.random(rows: 2, columns: 2, seed: 1)
         #expect(throws: LowRankError.self) { try RoundToNearest(bits: 1).quantize(w) }
