@@ -54,13 +54,14 @@ final class AtomicFile {
     /// file where it can (`copy_file_range`: no mapping, no user-space
     /// buffer, a reflink on file systems that share extents); otherwise the
     /// bytes go through a bounded buffer.
-    func copy(from source: URL, at sourceOffset: Int, count: Int, to offset: Int?) throws {
+    /// (`inKernel: false` takes the buffered path, for tests.)
+    func copy(from source: URL, at sourceOffset: Int, count: Int, to offset: Int?, inKernel: Bool = true) throws {
         guard count > 0 else { return }
         let input = open(source.path, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw SafetensorsError(file: source.path, rule: .cannotOpen(String(cString: strerror(errno)))) }
         defer { close(input) }
         var done = 0
-        if let copyFileRange {
+        if inKernel, let copyFileRange {
             var from = Int64(sourceOffset), to = Int64(offset ?? 0)
             while done < count {
                 let n = offset == nil ? copyFileRange(input, &from, descriptor, nil, count - done, 0)

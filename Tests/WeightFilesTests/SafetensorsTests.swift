@@ -338,6 +338,26 @@ struct DirectWriterTests {
         try? FileManager.default.removeItem(at: folder)
     }
 
+    @Test("the buffered copy (where copy_file_range is unavailable) places the same bytes, at an offset or appended")
+    func bufferedCopy() throws {
+        let folder = temporaryFolder()
+        let source = folder.appendingPathComponent("source.bin")
+        let bytes = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7919) }
+        try Data(bytes).write(to: source)
+        for inKernel in [true, false] {
+            let out = try AtomicFile(destination: folder.appendingPathComponent("out-\(inKernel).bin"))
+            try out.write([1, 2, 3])
+            try out.copy(from: source, at: 5, count: 1000, to: nil, inKernel: inKernel)              // appended after the 3 bytes
+            try out.copy(from: source, at: 100_000, count: (3 << 20) - 100_000, to: 2000, inKernel: inKernel)
+            try out.commit()
+            let got = try Data(contentsOf: folder.appendingPathComponent("out-\(inKernel).bin"))
+            #expect(got.count == 2000 + (3 << 20) - 100_000)
+            #expect(Array(got[0..<3]) == [1, 2, 3] && Array(got[3..<1003]) == Array(bytes[5..<1005]))
+            #expect(got[1003..<2000].allSatisfy { $0 == 0 } && Array(got[2000...]) == Array(bytes[100_000...]))
+        }
+        try? FileManager.default.removeItem(at: folder)
+    }
+
     @Test("a duplicate in the layout or a second add is refused; dropping the writer leaves nothing")
     func errors() throws {
         let folder = temporaryFolder()
