@@ -51,13 +51,15 @@ public final class SafetensorsWriter {
     private var slots: [String: Entry] = [:]
     private var directShards: [[Entry]] = []
     private var directMetadata: [String: String] = [:]
-    private var finished = false
+    private var finished = false, committed = false
+    /// The outermost folder of the destination's path that this writer created, if any.
+    private var createdFolder: URL?
 
     /// A spooled writer.
     /// - Parameter inputs: files this run reads; writing over any of them is refused.
     public init(url: URL, protecting inputs: [URL] = []) throws {
         try Self.refuseOverwrite(url, inputs)
-        try Self.makeFolder(for: url)
+        createdFolder = try Self.makeFolder(for: url)
         self.url = url
         spool = try AtomicFile(destination: url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).spool"))
     }
@@ -68,7 +70,7 @@ public final class SafetensorsWriter {
     /// as described at `maxShardSize`.
     public init(url: URL, protecting inputs: [URL] = [], layout: [TensorLayout], metadata: [String: String] = [:], maxShardSize: Int? = nil) throws {
         try Self.refuseOverwrite(url, inputs)
-        try Self.makeFolder(for: url)
+        createdFolder = try Self.makeFolder(for: url)
         self.url = url
         self.maxShardSize = maxShardSize
         spool = nil
@@ -267,6 +269,7 @@ public final class SafetensorsWriter {
             shards = directShards
             for file in directFiles { try file.commit() }
         }
+        committed = true
         writtenFiles = shards.indices.map { shardURL($0, of: shards.count) }
         guard shards.count > 1 else { return }
         var weightMap: [String: String] = [:]
@@ -280,11 +283,16 @@ public final class SafetensorsWriter {
         writtenFiles.append(indexURL)
     }
 
-    /// Abandons the output: removes the spool or the temporary files; nothing is written.
+    /// Abandons the output: removes the spool or the temporary files, and
+    /// the folders this writer created for them; nothing is written.
     public func cancel() {
         finished = true
         spool?.discard()
         for file in directFiles { file.discard() }
+        guard !committed, let top = createdFolder else { return }
+        // Innermost first; rmdir leaves any folder that is not empty.
+        var folder = url.deletingLastPathComponent().standardizedFileURL
+        while rmdir(folder.path) == 0 && folder.path != top.path { folder = folder.deletingLastPathComponent() }
     }
 
     // MARK: - Layout
@@ -295,14 +303,23 @@ public final class SafetensorsWriter {
         }
     }
 
-    /// The destination's folder, created (with its parents) when missing.
-    private static func makeFolder(for url: URL) throws {
-        let folder = url.deletingLastPathComponent()
+    /// The destination's folder, created (with its parents) when missing;
+    /// returns the outermost folder it created.
+    private static func makeFolder(for url: URL) throws -> URL? {
+        let folder = url.deletingLastPathComponent().standardizedFileURL
+        var outermost: URL?
+        var probe = folder
+        while !FileManager.default.fileExists(atPath: probe.path) && probe.path != "/" {
+            outermost = probe
+            probe = probe.deletingLastPathComponent()
+        }
+        guard outermost != nil else { return nil }
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
             throw SafetensorsError(file: url.path, rule: .cannotWrite("cannot create the folder \(folder.path)"))
         }
+        return outermost
     }
 
     private static func headerMetadata(_ metadata: [String: String]) -> [String: String] {

@@ -370,6 +370,11 @@ struct DirectWriterTests {
             #expect(rule { try writer.add(name: "a", shape: [2], array: [Float(1), 2]) } == .duplicateTensor)
         }   // dropped without finish
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty, "no temporary shard left")
+        do {   // folders created for the output go too, when nothing was written
+            let writer = try SafetensorsWriter(url: folder.appendingPathComponent("new/deeper/out.safetensors"), layout: layout)
+            try writer.add(name: "a", shape: [2], array: [Float(1), 2])
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("new").path))
         let input = folder.appendingPathComponent("in.safetensors")
         try Data().write(to: input)
         #expect(rule { _ = try SafetensorsWriter(url: input, protecting: [input], layout: layout) } == .wouldOverwriteInput)
