@@ -106,32 +106,8 @@ public struct FisherNorms: Sendable {
     public init(models: Int) { squares = Array(repeating: 0, count: models) }
 
     /// Adds one tensor of model `model`'s Fisher.
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
     public mutating func add<T: Scalar>(_ fisher: [T], model: Int) {
-        // Eight independent Double lanes per 64K chunk, chunks across threads.
-        let chunk = 1 << 16, chunks = (fisher.count + chunk - 1) / chunk
-        var partial = [Double](repeating: 0, count: chunks)
-        fisher.withUnsafeBufferPointer { f in
-            partial.withUnsafeMutableBufferPointer { sums in
-                let work = { (c: Int) in
-                    var lanes = SIMD8<Double>()
-                    var j = c * chunk
-                    let end = Swift.min(f.count, j + chunk)
-                    while j + 8 <= end {
-                        let v = SIMD8<Double>(f[j].doubleValue, f[j + 1].doubleValue, f[j + 2].doubleValue, f[j + 3].doubleValue,
-                                              f[j + 4].doubleValue, f[j + 5].doubleValue, f[j + 6].doubleValue, f[j + 7].doubleValue)
-                        lanes += v * v
-                        j += 8
-                    }
-                    var sum = lanes.sum()
-                    while j < end { sum += f[j].doubleValue * f[j].doubleValue; j += 1 }
-                    sums[c] = sum
-                }
-                Backend.forEachChunk(chunks, work)
-            }
-        }
-        squares[model] += partial.reduce(0, +)
+        squares[model] += fisher.withUnsafeBufferPointer { Matrix<T>.sumOfSquares($0) }
     }
 
     /// ‖Fᵢ‖₂ for every model.

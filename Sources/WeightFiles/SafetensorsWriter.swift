@@ -128,15 +128,8 @@ public final class SafetensorsWriter {
             try add(name: name, shape: shape, dtype: dtype, rawBytes: UnsafeRawBufferPointer(values))
             return
         }
-        let chunk = 1 << 16
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk * dtype.size, alignment: 16)
-        defer { scratch.deallocate() }
-        try append(name: name, shape: shape, dtype: dtype, byteCount: values.count * dtype.size) { write in
-            for first in stride(from: 0, to: values.count, by: chunk) {
-                let piece = UnsafeBufferPointer(rebasing: values[first..<Swift.min(values.count, first + chunk)])
-                ElementConversion.encode(piece, as: dtype, into: scratch.baseAddress!)
-                try write(UnsafeRawBufferPointer(rebasing: scratch[0..<(piece.count * dtype.size)]))
-            }
+        try appendEncoded(name: name, shape: shape, dtype: dtype, count: values.count) { first, n in
+            UnsafeBufferPointer(rebasing: values[first..<(first + n)])
         }
     }
 
@@ -160,16 +153,29 @@ public final class SafetensorsWriter {
 
     private func transcode<T: Scalar>(_ name: String, _ shape: [Int], _ dtype: DType, _ bytes: UnsafeRawBufferPointer, _ sourceDType: DType,
                                       _ count: Int, through: T.Type) throws {
-        let chunk = 1 << 16
-        let values = UnsafeMutableBufferPointer<T>.allocate(capacity: chunk)
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk * dtype.size, alignment: 16)
-        defer { values.deallocate(); scratch.deallocate() }
+        let values = UnsafeMutablePointer<T>.allocate(capacity: Self.chunk)
+        defer { values.deallocate() }
+        try appendEncoded(name: name, shape: shape, dtype: dtype, count: count) { first, n in
+            ElementConversion.decode(bytes.baseAddress! + first * sourceDType.size, dtype: sourceDType, count: n, into: values)
+            return UnsafeBufferPointer(start: values, count: n)
+        }
+    }
+
+    /// Values converted to `dtype` per chunk, so no full-size copy is made.
+    private static let chunk = 1 << 16
+
+    /// Registers a floating tensor of `count` values and writes them encoded
+    /// as `dtype`, `chunk` at a time: `values(first, n)` gives values
+    /// first..<first+n.
+    private func appendEncoded<T: Scalar>(name: String, shape: [Int], dtype: DType, count: Int,
+                                          _ values: (_ first: Int, _ n: Int) -> UnsafeBufferPointer<T>) throws {
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: Self.chunk * dtype.size, alignment: 16)
+        defer { scratch.deallocate() }
         try append(name: name, shape: shape, dtype: dtype, byteCount: count * dtype.size) { write in
-            for first in stride(from: 0, to: count, by: chunk) {
-                let n = Swift.min(chunk, count - first)
-                ElementConversion.decode(bytes.baseAddress! + first * sourceDType.size, dtype: sourceDType, count: n, into: values.baseAddress!)
-                ElementConversion.encode(UnsafeBufferPointer(rebasing: values[0..<n]), as: dtype, into: scratch.baseAddress!)
-                try write(UnsafeRawBufferPointer(rebasing: scratch[0..<(n * dtype.size)]))
+            for first in stride(from: 0, to: count, by: Self.chunk) {
+                let n = Swift.min(Self.chunk, count - first)
+                ElementConversion.encode(values(first, n), as: dtype, into: scratch)
+                try write(UnsafeRawBufferPointer(start: scratch, count: n * dtype.size))
             }
         }
     }

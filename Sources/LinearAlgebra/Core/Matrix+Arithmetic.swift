@@ -99,7 +99,19 @@ extension Matrix {
         return Element(scale.doubleValue * scaled.squareRoot())
     }
 
+    /// Σ xᵢ² of any buffer of scalars, summed in Double with eight lanes and
+    /// chunks across threads (for Float input it cannot overflow or lose
+    /// small squares). Used by `frobeniusNorm()` and by streaming code such as
+    /// Fisher-norm accumulation.
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
+    public static func sumOfSquares(_ x: UnsafeBufferPointer<Element>) -> Double {
+        sumOfSquares(x, scale: 1)
+    }
+
     /// Σ (s·xᵢ)² in Double.
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
     static func sumOfSquares(_ x: UnsafeBufferPointer<Element>, scale s: Double) -> Double {
         let chunk = 1 << 16, chunks = (x.count + chunk - 1) / chunk
         var partial = [Double](repeating: 0, count: chunks)

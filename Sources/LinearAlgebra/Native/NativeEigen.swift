@@ -73,12 +73,12 @@ enum NativeEigen {
         let reflectors = Swift.max(n - 2, 0)
         let threads = Swift.max(1, Backend.threadCount)
         let panel = 32
-        let v = UnsafeMutablePointer<T>.allocate(capacity: n), partials = UnsafeMutablePointer<T>.allocate(capacity: threads * n)
+        let partials = UnsafeMutablePointer<T>.allocate(capacity: threads * n)
         // The panel's reflectors v_c and their w_c, row c over absolute indices first+1..<n.
         let vp = UnsafeMutablePointer<T>.allocate(capacity: panel * n), wp = UnsafeMutablePointer<T>.allocate(capacity: panel * n)
-        defer { v.deallocate(); partials.deallocate(); vp.deallocate(); wp.deallocate() }
+        defer { partials.deallocate(); vp.deallocate(); wp.deallocate() }
         // partials[0..<n−first] ← A[first..<n, first..<n]·v, rows cut into one band per thread.
-        func product(first: Int) {
+        func product(first: Int, _ v: UnsafePointer<T>) {
             let rows = n - first
             let bands = rows * rows >= 1 << 14 ? threads : 1
             for t in 0..<bands { (partials + t * n).initialize(repeating: 0, count: rows) }
@@ -109,17 +109,17 @@ enum NativeEigen {
                 d[k] = row[k]
                 e[k] = beta
                 taus[k] = tau
-                v[0] = 1
-                for i in 1..<size { v[i] = x[i] }
                 let vc = vRow(c), wc = wRow(c)
                 for j in (first + 1)..<(k + 1) { vc[j] = 0; wc[j] = 0 }
-                for i in 0..<size { vc[k + 1 + i] = v[i] }
+                vc[k + 1] = 1
+                for i in 1..<size { vc[k + 1 + i] = x[i] }
+                let v = vc + k + 1                              // this reflector, over indices k+1..<n
                 guard tau != 0 else {
                     for i in 0..<size { wc[k + 1 + i] = 0 }
                     continue
                 }
                 // p = (A₂₂ − V Wᵀ − W Vᵀ) v over indices k+1..<n, then w = τp − (τ/2)(τpᵀv) v.
-                product(first: k + 1)
+                product(first: k + 1, v)
                 for q in 0..<c {
                     let vq = vRow(q) + k + 1, wq = wRow(q) + k + 1
                     var wv: T = 0, vv: T = 0
