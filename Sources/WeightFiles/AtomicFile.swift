@@ -11,15 +11,20 @@ final class AtomicFile {
     let destination: URL
     let temporary: URL
     private(set) var descriptor: Int32
-    private var committed = false
+    private var settled = false   // renamed into place, or removed
 
     init(destination: URL) throws {
         self.destination = destination
         let folder = destination.deletingLastPathComponent()
-        temporary = folder.appendingPathComponent(".\(destination.lastPathComponent).rankwise-\(UInt32.random(in: 0...UInt32.max)).tmp")
+        TemporaryFiles.removeStale(in: folder)
+        temporary = folder.appendingPathComponent(TemporaryFiles.temporaryName(for: destination.lastPathComponent))
+        // Registered before it exists, so that an interrupt between open and registration cannot leave it behind.
+        TemporaryFiles.register(file: temporary.path)
         descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw SafetensorsError(file: destination.path, rule: .cannotWrite(String(cString: strerror(errno))))
+            let why = String(cString: strerror(errno))
+            TemporaryFiles.unregister(file: temporary.path)
+            throw SafetensorsError(file: destination.path, rule: .cannotWrite(why))
         }
     }
 
@@ -95,9 +100,11 @@ final class AtomicFile {
         guard rename(temporary.path, destination.path) == 0 else {
             let why = String(cString: strerror(errno))
             unlink(temporary.path)
+            TemporaryFiles.unregister(file: temporary.path)
             throw SafetensorsError(file: destination.path, rule: .cannotWrite("rename: \(why)"))
         }
-        committed = true
+        settled = true
+        TemporaryFiles.unregister(file: temporary.path)
         let folder = open(destination.deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY)
         if folder >= 0 { fsync(folder); close(folder) }
     }
@@ -105,7 +112,11 @@ final class AtomicFile {
     /// Removes the temporary file (no-op after `commit`).
     func discard() {
         if descriptor >= 0 { close(descriptor); descriptor = -1 }
-        if !committed { unlink(temporary.path) }
+        if !settled {
+            unlink(temporary.path)
+            TemporaryFiles.unregister(file: temporary.path)
+            settled = true
+        }
     }
 
     deinit { discard() }

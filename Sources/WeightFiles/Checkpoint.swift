@@ -16,12 +16,16 @@ public final class Checkpoint: @unchecked Sendable {
     public init(path url: URL) throws {
         self.url = url
         var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else {
-            throw CheckpointError.notFound(url.path)
-        }
         var indexURL: URL?
         var single: URL?
-        if isFolder.boolValue {
+        let shardedSibling = URL(fileURLWithPath: url.path + ".index.json")
+        if !FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) {
+            // `model.safetensors` written as shards: its index stands for it.
+            guard url.pathExtension == "safetensors", FileManager.default.fileExists(atPath: shardedSibling.path) else {
+                throw CheckpointError.notFound(url.path)
+            }
+            indexURL = shardedSibling
+        } else if isFolder.boolValue {
             let contents = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
             let indexes = contents.filter { $0.hasSuffix(".safetensors.index.json") }.sorted()
             let tensors = contents.filter { $0.hasSuffix(".safetensors") && !$0.hasPrefix(".") }.sorted()
@@ -47,15 +51,22 @@ public final class Checkpoint: @unchecked Sendable {
             owner = Dictionary(uniqueKeysWithValues: file.tensorNames.map { ($0, file) })
         } else {
             let index = indexURL!
-            let data: Data
-            do { data = try Data(contentsOf: index) } catch { throw CheckpointError.badIndex(index.path, "cannot read it") }
+            let data = try readRegularFile(index, limit: Self.indexSizeLimit)
             guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                   let map = json["weight_map"] as? [String: String] else {
                 throw CheckpointError.badIndex(index.path, "no \"weight_map\" object mapping tensor names to shard files")
             }
+            guard !map.isEmpty else { throw CheckpointError.badIndex(index.path, "the weight_map is empty") }
             let folder = index.deletingLastPathComponent()
             var opened: [String: SafetensorsFile] = [:]
             for shard in Set(map.values).sorted() {
+                // A shard is named relative to the index's folder and stays in it: no absolute path, no `..`.
+                // A symlink placed in the folder is followed (Hugging Face's cache links every shard to a blob
+                // elsewhere): whoever controls the folder controls the index too.
+                let components = shard.split(separator: "/", omittingEmptySubsequences: false)
+                guard !shard.isEmpty, !shard.hasPrefix("/"), !components.contains(where: { $0 == ".." || $0.isEmpty }) else {
+                    throw CheckpointError.shardOutsideFolder(index.path, shard)
+                }
                 let shardURL = folder.appendingPathComponent(shard)
                 guard FileManager.default.fileExists(atPath: shardURL.path) else { throw CheckpointError.missingShard(index.path, shard) }
                 opened[shard] = try SafetensorsFile(contentsOf: shardURL)
@@ -66,11 +77,19 @@ public final class Checkpoint: @unchecked Sendable {
                 guard file[name] != nil else { throw CheckpointError.tensorNotInShard(index.path, name, shard) }
                 owner[name] = file
             }
+            for (shard, file) in opened.sorted(by: { $0.key < $1.key }) {
+                if let unlisted = file.tensorNames.first(where: { map[$0] == nil }) {
+                    throw CheckpointError.tensorNotInIndex(index.path, unlisted, shard)
+                }
+            }
             self.owner = owner
             files = opened.keys.sorted().map { opened[$0]! }
         }
         tensorNames = owner.keys.sorted()
     }
+
+    /// An index is JSON text of a few MB even for the largest models.
+    static let indexSizeLimit = 256 << 20
 
     public convenience init(path: String) throws { try self.init(path: URL(fileURLWithPath: path)) }
 
@@ -112,6 +131,8 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     case badIndex(String, String)
     case missingShard(String, String)
     case tensorNotInShard(String, String, String)
+    case tensorNotInIndex(String, String, String)
+    case shardOutsideFolder(String, String)
 
     public var description: String {
         switch self {
@@ -121,6 +142,8 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
         case .badIndex(let p, let why): return "\(p): not a usable safetensors index: \(why)"
         case .missingShard(let p, let shard): return "\(p): shard '\(shard)' named in the index does not exist"
         case .tensorNotInShard(let p, let t, let shard): return "\(p): tensor '\(t)' is mapped to '\(shard)' but that shard does not hold it"
+        case .tensorNotInIndex(let p, let t, let shard): return "\(p): shard '\(shard)' holds tensor '\(t)', which the weight_map does not list (a stale or edited index?)"
+        case .shardOutsideFolder(let p, let shard): return "\(p): shard '\(shard)' is not a file of the index's folder; refusing to read it"
         }
     }
 }

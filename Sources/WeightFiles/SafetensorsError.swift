@@ -4,8 +4,10 @@ public struct SafetensorsError: Error, Equatable, Sendable, CustomStringConverti
     public enum Rule: Equatable, Sendable {
         case cannotOpen(String)
         case tooShort(bytes: Int)
-        case headerTooLarge(length: UInt64)
-        case headerPastEnd(length: UInt64, fileSize: Int)
+        /// (The length is not quoted: for a file that is not safetensors it
+        /// would be the file's first eight bytes.)
+        case headerTooLarge
+        case headerPastEnd(fileSize: Int)
         case gitLFSPointer
         case htmlPage
         case notUTF8
@@ -49,8 +51,8 @@ public struct SafetensorsError: Error, Equatable, Sendable, CustomStringConverti
         switch rule {
         case .cannotOpen(let why): return "cannot open: \(why)"
         case .tooShort(let bytes): return "not a safetensors file: \(bytes) bytes, shorter than the 8-byte header length"
-        case .headerTooLarge(let length): return "not a safetensors file: header length \(length) exceeds 100,000,000 bytes"
-        case .headerPastEnd(let length, let size): return "not a safetensors file: header length \(length) runs past the end of the \(size)-byte file (truncated download?)"
+        case .headerTooLarge: return "not a safetensors file: its first 8 bytes give a header length over 100,000,000 bytes"
+        case .headerPastEnd(let size): return "not a safetensors file: its header length runs past the end of the \(size)-byte file (truncated download?)"
         case .gitLFSPointer: return "this looks like a Git LFS pointer, not the weights: run `git lfs pull` (or download the real file)"
         case .htmlPage: return "this looks like an HTML page, not the weights (a login or error page saved instead of the file?)"
         case .notUTF8: return "the header is not valid UTF-8"

@@ -42,17 +42,16 @@ public final class SafetensorsFile: @unchecked Sendable {
     public init(contentsOf url: URL) throws {
         self.url = url
         let path = url.path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw SafetensorsError(file: path, rule: .cannotOpen(String(cString: strerror(errno)))) }
+        let fd: Int32, size: Int
+        do { (fd, size) = try openRegularFile(url) } catch let error as FileAccessError {
+            throw SafetensorsError(file: path, rule: .cannotOpen(error.reason.replacingOccurrences(of: "cannot open: ", with: "")))
+        }
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SafetensorsError(file: path, rule: .cannotOpen(String(cString: strerror(errno)))) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw SafetensorsError(file: path, rule: .cannotOpen("not a regular file")) }
-        let size = Int(st.st_size)
         fileSize = size
         guard size >= 8 else {
-            let head = size > 0 ? (try? Data(contentsOf: url)) ?? Data() : Data()
-            throw SafetensorsError(file: path, rule: Self.hint(head) ?? .tooShort(bytes: size))
+            var head = [UInt8](repeating: 0, count: 8)
+            let got = size > 0 ? Swift.max(read(fd, &head, size), 0) : 0
+            throw SafetensorsError(file: path, rule: Self.hint(Data(head.prefix(got))) ?? .tooShort(bytes: size))
         }
         guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
             throw SafetensorsError(file: path, rule: .cannotOpen("mmap failed: \(String(cString: strerror(errno)))"))
@@ -61,6 +60,7 @@ public final class SafetensorsFile: @unchecked Sendable {
         do {
             let parsed = try Self.parseHeader(pointer, size: size, path: path)
             base = pointer
+            MappedFiles.register(pointer, size: size, path: path)
             infos = parsed.infos
             metadata = parsed.metadata
             dataStart = parsed.dataStart
@@ -72,7 +72,10 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 
     deinit {
-        if let base { munmap(UnsafeMutableRawPointer(mutating: base), fileSize) }
+        if let base {
+            MappedFiles.unregister(base)
+            munmap(UnsafeMutableRawPointer(mutating: base), fileSize)
+        }
     }
 
     /// The tensor's dtype, shape and byte range, or nil.
@@ -148,10 +151,10 @@ public final class SafetensorsFile: @unchecked Sendable {
         let length = p.loadUnaligned(as: UInt64.self).littleEndian
         let headBytes = Data(bytes: p, count: Swift.min(size, 64))
         guard length <= 100_000_000 else {
-            throw SafetensorsError(file: path, rule: hint(headBytes) ?? .headerTooLarge(length: length))
+            throw SafetensorsError(file: path, rule: hint(headBytes) ?? .headerTooLarge)
         }
         guard 8 + Int(length) <= size else {
-            throw SafetensorsError(file: path, rule: hint(headBytes) ?? .headerPastEnd(length: length, fileSize: size))
+            throw SafetensorsError(file: path, rule: hint(headBytes) ?? .headerPastEnd(fileSize: size))
         }
         let header = Array(UnsafeRawBufferPointer(start: p + 8, count: Int(length)))
         guard String(validating: header, as: UTF8.self) != nil else { throw SafetensorsError(file: path, rule: .notUTF8) }

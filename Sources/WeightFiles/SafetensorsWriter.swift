@@ -276,8 +276,9 @@ public final class SafetensorsWriter {
             for file in directFiles { try file.commit() }
         }
         committed = true
+        releaseCreatedFolders()
         writtenFiles = shards.indices.map { shardURL($0, of: shards.count) }
-        guard shards.count > 1 else { return }
+        guard shards.count > 1 else { removeReplacedLayout(); return }
         var weightMap: [String: String] = [:]
         for (k, shard) in shards.enumerated() { for e in shard { weightMap[e.name] = writtenFiles[k].lastPathComponent } }
         let index: [String: Any] = ["metadata": ["total_size": dataSize], "weight_map": weightMap]
@@ -287,6 +288,7 @@ public final class SafetensorsWriter {
         try file.write(Array(json) + [0x0A])
         try file.commit()
         writtenFiles.append(indexURL)
+        removeReplacedLayout()
     }
 
     /// Abandons the output: removes the spool or the temporary files, and
@@ -299,13 +301,60 @@ public final class SafetensorsWriter {
         // Innermost first; rmdir leaves any folder that is not empty.
         var folder = url.deletingLastPathComponent().standardizedFileURL
         while rmdir(folder.path) == 0 && folder.path != top.path { folder = folder.deletingLastPathComponent() }
+        releaseCreatedFolders()
+    }
+
+    /// The created folders are no longer this writer's to remove on a signal.
+    private func releaseCreatedFolders() {
+        guard let top = createdFolder else { return }
+        var folder = url.deletingLastPathComponent().standardizedFileURL
+        while folder.path.count >= top.path.count {
+            TemporaryFiles.unregister(folder: folder.path)
+            folder = folder.deletingLastPathComponent()
+        }
+        createdFolder = nil
     }
 
     // MARK: - Layout
 
+    /// Refuses an output that would replace or remove an input: the file
+    /// itself, or any file of the layout it replaces (an index and its
+    /// shards, or a single file, of the same name).
     private static func refuseOverwrite(_ url: URL, _ inputs: [URL]) throws {
-        if inputs.contains(where: { sameFile($0, url) }) {
-            throw SafetensorsError(file: url.path, rule: .wouldOverwriteInput)
+        try OutputPath.check(url, as: .file)
+        for candidate in [url] + layoutFiles(of: url) where inputs.contains(where: { sameFile($0, candidate) }) {
+            throw SafetensorsError(file: candidate.path, rule: .wouldOverwriteInput)
+        }
+    }
+
+    /// The files that make up a model written at `url` in either layout:
+    /// `url` itself, `url.index.json`, and `stem-NNNNN-of-NNNNN.safetensors`
+    /// beside it.
+    static func layoutFiles(of url: URL) -> [URL] {
+        let folder = url.deletingLastPathComponent()
+        let stem = url.deletingPathExtension().lastPathComponent
+        var files = [url, folder.appendingPathComponent(url.lastPathComponent + ".index.json")]
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        let shardPattern = /(.+)-\d{5}-of-\d{5}\.safetensors/
+        for name in names.sorted() {
+            if let match = name.wholeMatch(of: shardPattern), match.1 == stem { files.append(folder.appendingPathComponent(name)) }
+        }
+        return files
+    }
+
+    /// After the new files are in place: removes what is left of a model of
+    /// the same name in another layout (or with another shard count), so
+    /// that reading the path gives the new model. The index goes first: until
+    /// then a folder read still finds the old, complete model; after it, the
+    /// new one.
+    private func removeReplacedLayout() {
+        let kept = Set(writtenFiles.map { $0.standardizedFileURL.path })
+        let stale = Self.layoutFiles(of: url).filter { !kept.contains($0.standardizedFileURL.path) }
+        let isIndex = { (u: URL) in u.lastPathComponent.hasSuffix(".index.json") }
+        var st = stat()
+        for file in stale.filter(isIndex) + stale.filter({ !isIndex($0) })
+        where lstat(file.path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG {
+            unlink(file.path)
         }
     }
 
@@ -320,10 +369,19 @@ public final class SafetensorsWriter {
             probe = probe.deletingLastPathComponent()
         }
         guard outermost != nil else { return nil }
-        do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        } catch {
-            throw SafetensorsError(file: url.path, rule: .cannotWrite("cannot create the folder \(folder.path)"))
+        var created: [URL] = []
+        var step = folder
+        while step.path.count >= outermost!.path.count {
+            created.insert(step, at: 0)
+            step = step.deletingLastPathComponent()
+        }
+        for f in created {
+            TemporaryFiles.register(folder: f.path)
+            guard mkdir(f.path, 0o755) == 0 || errno == EEXIST else {
+                let why = String(cString: strerror(errno))
+                for g in created.reversed() { rmdir(g.path); TemporaryFiles.unregister(folder: g.path) }
+                throw SafetensorsError(file: url.path, rule: .cannotWrite("cannot create the folder \(f.path): \(why)"))
+            }
         }
         return outermost
     }
