@@ -16,14 +16,27 @@ public final class CalibrationFile: @unchecked Sendable {
     /// C = Σ x xᵀ `[in, in]` in Double and the token count, from `M.gram`
     /// (+ `M.tokens`) or formed from `M.inputs` (XᵀX, accumulated in Double).
     /// Nil when the file has neither.
-    public func covariance(layer: String) throws -> (gram: Matrix<Double>, tokens: Double)? {
+    ///
+    /// A Gram must be what Σ x xᵀ can be, up to the rounding of its stored
+    /// dtype: symmetric (|C_ij − C_ji| ≤ τ·max|C|) with a diagonal that is not
+    /// negative (C_ii ≥ −τ·max C_ii), τ = min(0.01, 64·ε of the dtype);
+    /// otherwise `asymmetric` or `indefinite` names the tensor. A token count,
+    /// when present, must be a positive finite number (`badTokens`); with
+    /// `requireTokens` (methods that scale by it) it must be present.
+    public func covariance(layer: String, requireTokens: Bool = false) throws -> (gram: Matrix<Double>, tokens: Double)? {
         if let info = checkpoint["\(layer).gram"] {
+            let name = "\(layer).gram"
             guard info.shape.count == 2, info.shape[0] == info.shape[1] else {
-                throw CalibrationError.badShape(tensor: "\(layer).gram", detail: "expected [in, in], found \(info.shape)")
+                throw CalibrationError.badShape(tensor: name, detail: "expected [in, in], found \(info.shape)")
             }
-            let gram: Matrix<Double> = try checkpoint.matrix("\(layer).gram")
-            guard gram.isFinite else { throw CalibrationError.nonFinite(tensor: "\(layer).gram") }
-            return (gram, try tokens(layer: layer) ?? 1)
+            let gram: Matrix<Double> = try checkpoint.matrix(name)
+            guard gram.isFinite else { throw CalibrationError.nonFinite(tensor: name) }
+            try Self.checkGram(gram, tensor: name, tolerance: Self.roundingTolerance(info.dtype))
+            let count = try tokens(layer: layer)
+            if requireTokens && count == nil {
+                throw CalibrationError.badTokens(tensor: "\(layer).tokens", detail: "missing: this method scales the Gram by its token count")
+            }
+            return (gram, count ?? 1)
         }
         if checkpoint["\(layer).inputs"] != nil {
             let x: Matrix<Double> = try checkpoint.matrix("\(layer).inputs")
@@ -45,14 +58,52 @@ public final class CalibrationFile: @unchecked Sendable {
         return nil
     }
 
-    private func tokens(layer: String) throws -> Double? {
-        guard let info = checkpoint["\(layer).tokens"] else { return nil }
-        let bytes = try checkpoint.rawBytes("\(layer).tokens")
-        guard info.elementCount == 1 else { throw CalibrationError.badShape(tensor: "\(layer).tokens", detail: "expected a scalar") }
+    /// The token count `M.tokens`, nil when absent; refused unless positive and finite.
+    public func tokens(layer: String) throws -> Double? {
+        let name = "\(layer).tokens"
+        guard let info = checkpoint[name] else { return nil }
+        let bytes = try checkpoint.rawBytes(name)
+        guard info.elementCount == 1 else { throw CalibrationError.badShape(tensor: name, detail: "expected a scalar") }
+        let value: Double?
         switch info.dtype {
-        case .i64: return Double(bytes.loadUnaligned(as: Int64.self).littleEndian)
-        case .i32: return Double(bytes.loadUnaligned(as: Int32.self).littleEndian)
-        default: return try checkpoint.array("\(layer).tokens", as: Double.self).first
+        case .i64: value = Double(bytes.loadUnaligned(as: Int64.self).littleEndian)
+        case .i32: value = Double(bytes.loadUnaligned(as: Int32.self).littleEndian)
+        case .f16, .bf16, .f32, .f64: value = try checkpoint.array(name, as: Double.self).first
+        default: throw CalibrationError.badTokens(tensor: name, detail: "dtype \(info.dtype.rawValue); expected I64, I32 or a float")
+        }
+        guard let value, value.isFinite, value > 0 else {
+            throw CalibrationError.badTokens(tensor: name, detail: "\(value.map { "\($0)" } ?? "no value"); the token count must be positive")
+        }
+        return value
+    }
+
+    /// The relative rounding a Gram stored as `dtype` may carry.
+    static func roundingTolerance(_ dtype: DType) -> Double {
+        let epsilon: Double
+        switch dtype {
+        case .f64: epsilon = Double.ulpOfOne
+        case .f32: epsilon = Double(Float.ulpOfOne)
+        case .f16: epsilon = 0x1p-10
+        default: epsilon = 0x1p-7
+        }
+        return Swift.min(0.01, 64 * epsilon)
+    }
+
+    /// Symmetry and a non-negative diagonal, within `tolerance` (relative).
+    static func checkGram(_ c: Matrix<Double>, tensor: String, tolerance: Double) throws {
+        let n = c.rows
+        var largest = 0.0, largestDiagonal = 0.0
+        for i in 0..<n {
+            largestDiagonal = Swift.max(largestDiagonal, c[i, i])
+            for j in 0..<n { largest = Swift.max(largest, abs(c[i, j])) }
+        }
+        for i in 0..<n where c[i, i] < -tolerance * largestDiagonal || (largestDiagonal == 0 && c[i, i] < 0) {
+            throw CalibrationError.indefinite(tensor: tensor, detail: "diagonal entry \(i) is \(c[i, i]) (largest \(largestDiagonal)); a Gram Σ x xᵀ has no negative diagonal")
+        }
+        for i in 0..<n {
+            for j in (i + 1)..<Swift.max(n, i + 1) where abs(c[i, j] - c[j, i]) > tolerance * largest {
+                throw CalibrationError.asymmetric(tensor: tensor, detail: "entries [\(i), \(j)] = \(c[i, j]) and [\(j), \(i)] = \(c[j, i]) differ beyond rounding")
+            }
         }
     }
 }
@@ -61,11 +112,17 @@ public enum CalibrationError: Error, Equatable, Sendable, CustomStringConvertibl
     case badShape(tensor: String, detail: String)
     case nonFinite(tensor: String)
     case missingLayer(layer: String, file: String)
+    case asymmetric(tensor: String, detail: String)
+    case indefinite(tensor: String, detail: String)
+    case badTokens(tensor: String, detail: String)
 
     public var description: String {
         switch self {
         case .badShape(let t, let d): return "calibration tensor '\(t)': \(d)"
         case .nonFinite(let t): return "calibration tensor '\(t)' contains NaN or infinity"
+        case .asymmetric(let t, let d): return "calibration tensor '\(t)' is not symmetric: \(d)"
+        case .indefinite(let t, let d): return "calibration tensor '\(t)' is not positive semi-definite: \(d)"
+        case .badTokens(let t, let d): return "calibration tensor '\(t)': \(d)"
         case .missingLayer(let layer, let file):
             return "\(file) has no calibration statistics for layer '\(layer)' (no '\(layer).gram' or '\(layer).inputs'); pass --allow-missing-calib to fall back to plain SVD for such layers"
         }

@@ -39,34 +39,34 @@ struct Rankwise: ParsableCommand {
         subcommands: [Inspect.self, Convert.self, Quantize.self, Prune.self, Compensate.self, Extract.self, LoRAGACommand.self, Merge.self, KernelCommand.self, Demo.self]
     )
 
-    /// Parses, runs, and maps failures to the documented exit statuses: usage
-    /// errors exit 2 with the usage text; any other error prints one line,
-    /// `rankwise: error: …`, and exits 1.
+    /// Parses, runs, and maps failures to the documented exit statuses:
+    /// help and --version print on stdout and exit 0; usage errors exit 2
+    /// with the usage text; any other error prints one line,
+    /// `rankwise: error: …`, and exits 1. With --json a failure also prints
+    /// `{"error": …, "file": …, "tensor": …}` on stdout.
     static func main() {
         keepLargeBuffersInTheHeap()
-        let command: ParsableCommand
+        Interrupts.install()
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let json = arguments.prefix { $0 != "--" }.contains("--json")
+        var stage = "parse"
         do {
-            command = try parseAsRoot()
+            var command = try parseAsRoot(arguments)
+            stage = "run"
+            try command.run()
         } catch {
+            if let code = error as? ExitCode { Glibc.exit(code.rawValue) }
             let code = exitCode(for: error)
-            if code == .success {
-                exit(withError: error)  // --help, --version
+            if code == .success { exit(withError: error) }   // --help, -h, help CMD, --version, bare commands
+            let usage = stage == "parse" || code == .validationFailure
+            let message = usage ? fullMessage(for: error) : "rankwise: error: " + FailureReport(error).message
+            FileHandleOutput.standardError.write(terminalSafe(message, keepNewlines: usage) + "\n")
+            if json {
+                var report = FailureReport(error)
+                if usage { report.message = terminalSafe(message.split(separator: "\n").first.map(String.init) ?? message, keepNewlines: false) }
+                FileHandleOutput.standardOutput.write(report.json + "\n")
             }
-            FileHandleOutput.standardError.write(fullMessage(for: error) + "\n")
-            Glibc.exit(2)
-        }
-        do {
-            var runnable = command
-            try runnable.run()
-        } catch let exit as ExitCode {
-            Glibc.exit(exit.rawValue)
-        } catch {
-            if exitCode(for: error) == .validationFailure {
-                FileHandleOutput.standardError.write(fullMessage(for: error) + "\n")
-                Glibc.exit(2)
-            }
-            FileHandleOutput.standardError.write("rankwise: error: \(error)\n")
-            Glibc.exit(1)
+            Glibc.exit(usage ? 2 : 1)
         }
     }
 }

@@ -1,0 +1,154 @@
+import Foundation
+import WeightFiles
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failure as the CLI reports it: one line, and for --json the file and
+/// tensor it concerns where the error knows them.
+struct FailureReport {
+    var message: String
+    var file: String?
+    var tensor: String?
+
+    init(_ error: Error) {
+        switch error {
+        case let e as SafetensorsError:
+            (message, file, tensor) = (e.description, e.file, e.tensor)
+        case let e as FileAccessError:
+            (message, file) = (e.description, e.path)
+        case let e as NPYError:
+            (message, file) = (e.description, e.file)
+        case let e as CSVError:
+            (message, file) = (e.description, e.file.isEmpty ? nil : e.file)
+        case let e as CalibrationError:
+            message = e.description
+            switch e {
+            case .badShape(let t, _), .nonFinite(let t), .asymmetric(let t, _), .indefinite(let t, _), .badTokens(let t, _): tensor = t
+            case .missingLayer(_, let f): file = f
+            }
+        case let e as CheckpointError:
+            message = e.description
+            switch e {
+            case .notFound(let p), .noSafetensors(let p), .ambiguous(let p, _), .badIndex(let p, _), .missingShard(let p, _),
+                 .shardOutsideFolder(let p, _): file = p
+            case .tensorNotInShard(let p, let t, _), .tensorNotInIndex(let p, let t, _): (file, tensor) = (p, t)
+            }
+        case let e as LocatedError:
+            (message, file, tensor) = (e.description, e.file, e.tensor)
+        case let e as CocoaError:
+            message = Self.describe(e as NSError)
+        case _ where type(of: error) is NSError.Type:
+            message = Self.describe(error as NSError)
+        case let e as CustomStringConvertible:
+            message = e.description
+        default:
+            message = Self.describe(error as NSError)
+        }
+        message = terminalSafe(message, keepNewlines: false)
+    }
+
+    /// Foundation's file errors as `cannot write PATH: OS reason`, never the
+    /// `Error Domain=NSCocoaErrorDomain Code=642 …` dump.
+    static func describe(_ error: NSError) -> String {
+        let path = (error.userInfo[NSFilePathErrorKey] as? String) ?? (error.userInfo[NSURLErrorKey] as? URL)?.path
+        var reason: String?
+        if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            reason = String(cString: strerror(Int32(underlying.code)))
+        }
+        if error.domain == NSCocoaErrorDomain {
+            let code = CocoaError.Code(rawValue: error.code)
+            let verb = (CocoaError.Code.fileWriteUnknown.rawValue...CocoaError.Code.fileWriteVolumeReadOnly.rawValue).contains(error.code)
+                ? "cannot write" : "cannot read"
+            if reason == nil {
+                switch code {
+                case .fileWriteVolumeReadOnly: reason = "Read-only file system"
+                case .fileWriteOutOfSpace: reason = "No space left on device"
+                case .fileWriteNoPermission, .fileReadNoPermission: reason = "Permission denied"
+                case .fileNoSuchFile, .fileReadNoSuchFile: reason = "No such file or directory"
+                case .fileWriteFileExists: reason = "File exists"
+                default: reason = "error \(error.code)"
+                }
+            }
+            return "\(verb) \(path ?? "a file"): \(reason!)"
+        }
+        return path.map { "\($0): \(reason ?? error.localizedDescription)" } ?? (reason ?? error.localizedDescription)
+    }
+
+    /// `{"error": …, "file": …, "tensor": …}` (null where unknown).
+    var json: String {
+        let object: [String: Any] = ["error": message, "file": file as Any? ?? NSNull(), "tensor": tensor as Any? ?? NSNull()]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{\"error\": \"?\"}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// An error of the CLI's own that knows its file and tensor.
+protocol LocatedError: Error, CustomStringConvertible {
+    var file: String? { get }
+    var tensor: String? { get }
+}
+
+/// `text` with control characters (and, unless kept, newlines) shown as
+/// escapes, so that a tensor name or path from a hostile file cannot move
+/// the cursor, clear the screen or forge lines on a terminal.
+func terminalSafe(_ text: String, keepNewlines: Bool) -> String {
+    var out = String.UnicodeScalarView()
+    for scalar in text.unicodeScalars {
+        let v = scalar.value
+        if (v < 0x20 && !(keepNewlines && v == 0x0A)) || v == 0x7F || (0x80..<0xA0).contains(v) {
+            switch v {
+            case 0x0A: out.append(contentsOf: "\\n".unicodeScalars)
+            case 0x09: out.append(contentsOf: "\\t".unicodeScalars)
+            case 0x0D: out.append(contentsOf: "\\r".unicodeScalars)
+            default: out.append(contentsOf: String(format: "\\x%02x", v).unicodeScalars)
+            }
+        } else {
+            out.append(scalar)
+        }
+    }
+    return String(out)
+}
+
+/// SIGINT, SIGTERM and SIGHUP remove every temporary file (and folder made
+/// for an unfinished output) and exit with 128 + the signal (130, 143,
+/// 129). SIGBUS, which is how a memory-mapped input that was truncated
+/// under the process shows itself, becomes one error line naming the file,
+/// the same clean-up, and exit 1.
+enum Interrupts {
+    static func install() {
+        TemporaryFiles.prepare()
+        MappedFiles.prepare()
+        for signal in [SIGINT, SIGTERM, SIGHUP] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { number in
+                TemporaryFiles.removeAllNow()
+                _exit(128 + number)
+            }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = 0
+            sigaction(signal, &action, nil)
+        }
+        var bus = sigaction()
+        bus.__sigaction_handler.sa_sigaction = { _, info, _ in
+            TemporaryFiles.removeAllNow()
+            let address = info?.pointee._sifields._sigfault.si_addr
+            writeRaw("rankwise: error: ")
+            if let path = MappedFiles.path(containing: address) {
+                _ = write(2, path, strlen(path))
+                writeRaw(": ")
+            }
+            writeRaw("an input file was truncated or changed while it was being read; no output was written\n")
+            _exit(1)
+        }
+        sigemptyset(&bus.sa_mask)
+        bus.sa_flags = SA_SIGINFO
+        sigaction(SIGBUS, &bus, nil)
+    }
+}
+
+/// write(2) of a static string, for signal handlers (no allocation).
+private func writeRaw(_ text: StaticString) {
+    _ = write(2, text.utf8Start, text.utf8CodeUnitCount)
+}
