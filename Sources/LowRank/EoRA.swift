@@ -38,6 +38,13 @@ public struct EoRA: Sendable, Equatable {
     public var method: SVDMethod
     public var whitening: Whitening
 
+    /// When set, a covariance whose smallest eigenvalue is below
+    /// −tolerance·λ_max is refused (`LowRankError.indefiniteCovariance`)
+    /// instead of having its negative directions treated as zero: a Gram
+    /// Σ x xᵀ cannot have them beyond its rounding, so such a matrix is not
+    /// calibration data. Nil (the default) accepts any symmetric C.
+    public var indefiniteTolerance: Double?
+
     public init(rank: RankSelection, method: SVDMethod = .exact, whitening: Whitening = .eigen) {
         self.rank = rank
         self.method = method
@@ -82,6 +89,9 @@ public struct EoRA: Sendable, Equatable {
         let (out, n) = (delta.rows, delta.columns)
         let eig = try c.symmetricEigen()
         let lambdaMax = Swift.max(eig.values.last ?? 0, 0)
+        if let tolerance = indefiniteTolerance, let smallest = eig.values.first, smallest < -tolerance * lambdaMax || (lambdaMax == 0 && smallest < 0) {
+            throw LowRankError.indefiniteCovariance(smallest: smallest, largest: eig.values.last ?? 0)
+        }
         let cutoff = lambdaMax * Swift.min(1, Double(n) * Double(Float.ulpOfOne))
         let kept = eig.values.map { $0 > cutoff && $0 > 0 }
         var notes: [String] = []

@@ -11,6 +11,8 @@ public enum LowRankError: Error, Equatable, Sendable, CustomStringConvertible {
     case rankTooLarge(rank: Int, out: Int, in: Int, needed: String)
     /// A parameter outside its range (bits, group size, sparsity, N:M).
     case invalidParameter(String)
+    /// The covariance has an eigenvalue below −tolerance·λ_max (see `EoRA.indefiniteTolerance`).
+    case indefiniteCovariance(smallest: Double, largest: Double)
 
     public var description: String {
         switch self {
@@ -20,6 +22,8 @@ public enum LowRankError: Error, Equatable, Sendable, CustomStringConvertible {
         case .rankTooLarge(let rank, let out, let inFeatures, let needed):
             return "rank \(rank) is too large for a \(out)×\(inFeatures) layer: \(needed)"
         case .invalidParameter(let detail): return detail
+        case .indefiniteCovariance(let smallest, let largest):
+            return "the calibration covariance is not positive semi-definite: smallest eigenvalue \(smallest), largest \(largest) (a Gram Σ x xᵀ has no negative eigenvalues beyond rounding)"
         }
     }
 }

@@ -78,16 +78,7 @@ public final class CalibrationFile: @unchecked Sendable {
     }
 
     /// The relative rounding a Gram stored as `dtype` may carry.
-    static func roundingTolerance(_ dtype: DType) -> Double {
-        let epsilon: Double
-        switch dtype {
-        case .f64: epsilon = Double.ulpOfOne
-        case .f32: epsilon = Double(Float.ulpOfOne)
-        case .f16: epsilon = 0x1p-10
-        default: epsilon = 0x1p-7
-        }
-        return Swift.min(0.01, 64 * epsilon)
-    }
+    static func roundingTolerance(_ dtype: DType) -> Double { Swift.min(0.01, 64 * dtype.roundingUnit) }
 
     /// Symmetry and a non-negative diagonal, within `tolerance` (relative).
     static func checkGram(_ c: Matrix<Double>, tensor: String, tolerance: Double) throws {

@@ -9,7 +9,7 @@ public final class Checkpoint: @unchecked Sendable {
     public let url: URL
     /// The shard files, in name order.
     public let files: [SafetensorsFile]
-    /// Tensor names across all shards, sorted.
+    /// Tensor names across all shards, in natural order (layer 2 before layer 10).
     public let tensorNames: [String]
     private let owner: [String: SafetensorsFile]
 
@@ -85,7 +85,7 @@ public final class Checkpoint: @unchecked Sendable {
             self.owner = owner
             files = opened.keys.sorted().map { opened[$0]! }
         }
-        tensorNames = owner.keys.sorted()
+        tensorNames = owner.keys.sorted(by: naturalOrder)
     }
 
     /// An index is JSON text of a few MB even for the largest models.
@@ -146,4 +146,36 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
         case .shardOutsideFolder(let p, let shard): return "\(p): shard '\(shard)' is not a file of the index's folder; refusing to read it"
         }
     }
+}
+
+/// Natural order of tensor names: runs of digits compare as numbers, so
+/// `layers.2.` comes before `layers.10.` (plain string order puts 10 and 11
+/// between 1 and 2). Ties in value (`01` vs `1`) fall back to string order.
+public func naturalOrder(_ a: String, _ b: String) -> Bool {
+    var i = a.utf8.startIndex, j = b.utf8.startIndex
+    let x = a.utf8, y = b.utf8
+    func isDigit(_ c: UInt8) -> Bool { c >= 48 && c <= 57 }
+    while i < x.endIndex && j < y.endIndex {
+        let c = x[i], d = y[j]
+        if isDigit(c) && isDigit(d) {
+            var ei = i, ej = j
+            while ei < x.endIndex && isDigit(x[ei]) { ei = x.index(after: ei) }
+            while ej < y.endIndex && isDigit(y[ej]) { ej = y.index(after: ej) }
+            // Compare the digit runs as numbers without converting (any length): strip leading zeros, then length, then digits.
+            var si = i, sj = j
+            while si < ei && x[si] == 48 && x.index(after: si) < ei { si = x.index(after: si) }
+            while sj < ej && y[sj] == 48 && y.index(after: sj) < ej { sj = y.index(after: sj) }
+            let li = x.distance(from: si, to: ei), lj = y.distance(from: sj, to: ej)
+            if li != lj { return li < lj }
+            if !x[si..<ei].elementsEqual(y[sj..<ej]) { return x[si..<ei].lexicographicallyPrecedes(y[sj..<ej]) }
+            i = ei
+            j = ej
+        } else {
+            if c != d { return c < d }
+            i = x.index(after: i)
+            j = y.index(after: j)
+        }
+    }
+    if (i < x.endIndex) != (j < y.endIndex) { return j < y.endIndex }
+    return a < b
 }

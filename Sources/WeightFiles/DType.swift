@@ -16,6 +16,18 @@ public enum DType: String, Sendable, CaseIterable, Codable {
     /// F64, F32, F16 and BF16: converted to the working precision on load.
     public var isFloatingPoint: Bool { self == .f64 || self == .f32 || self == .f16 || self == .bf16 }
 
+    /// The spacing of stored values relative to their size (machine epsilon):
+    /// 2⁻⁵² for F64, 2⁻²³ for F32, 2⁻¹⁰ for F16, 2⁻⁷ for BF16; 1 for the others.
+    public var roundingUnit: Double {
+        switch self {
+        case .f64: return 0x1p-52
+        case .f32: return 0x1p-23
+        case .f16: return 0x1p-10
+        case .bf16: return 0x1p-7
+        default: return 1
+        }
+    }
+
     /// The CLI spelling (`f32`, `f16`, `bf16`, `f64`) of a floating dtype.
     public init?(cliName: String) {
         switch cliName.lowercased() {

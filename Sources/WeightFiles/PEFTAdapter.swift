@@ -46,9 +46,17 @@ public final class PEFTAdapterWriter {
     /// - Parameter base: when given, every module must exist in it as
     ///   `M.weight` with shape [B.rows, A.columns].
     public init(directory: URL, configuration: Configuration, base: Checkpoint?, protecting inputs: [URL] = []) throws {
+        try OutputPath.check(directory, as: .folder)
+        for input in inputs where sameFile(input, directory) { throw SafetensorsError(file: directory.path, rule: .wouldOverwriteInput) }
         var isFolder: ObjCBool = false
         createdDirectory = !FileManager.default.fileExists(atPath: directory.path, isDirectory: &isFolder)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        if createdDirectory { TemporaryFiles.register(folder: directory.path) }
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            TemporaryFiles.unregister(folder: directory.path)
+            throw FileAccessError(path: directory.path, reason: "cannot create the folder: \((error as NSError).localizedDescription)")
+        }
         self.directory = directory
         self.configuration = configuration
         self.base = base
@@ -101,6 +109,7 @@ public final class PEFTAdapterWriter {
         try file.write(Array(json) + [0x0A])
         try file.commit()
         finished = true
+        if createdDirectory { TemporaryFiles.unregister(folder: directory.path) }
     }
 
     /// Abandons the adapter: temporary files go, and so does the folder if
@@ -109,8 +118,9 @@ public final class PEFTAdapterWriter {
         guard !finished else { return }
         finished = true
         tensors.cancel()
-        if createdDirectory, (try? FileManager.default.contentsOfDirectory(atPath: directory.path))?.isEmpty == true {
-            try? FileManager.default.removeItem(at: directory)
+        if createdDirectory {
+            rmdir(directory.path)   // only when empty
+            TemporaryFiles.unregister(folder: directory.path)
         }
     }
 
@@ -124,7 +134,7 @@ public struct PEFTAdapter {
 
     public init(directory: URL) throws {
         let configURL = directory.appendingPathComponent("adapter_config.json")
-        guard let data = try? Data(contentsOf: configURL),
+        guard let data = try? readRegularFile(configURL, limit: 16 << 20),
               let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw AdapterError.badConfig(configURL.path)
         }

@@ -29,7 +29,7 @@ public struct TensorInfo: Sendable, Equatable {
 /// and the rule.
 public final class SafetensorsFile: @unchecked Sendable {
     public let url: URL
-    /// Tensor names in sorted order.
+    /// Tensor names in natural order (layer 2 before layer 10).
     public let tensorNames: [String]
     /// `__metadata__` (string to string).
     public let metadata: [String: String]
@@ -64,7 +64,7 @@ public final class SafetensorsFile: @unchecked Sendable {
             infos = parsed.infos
             metadata = parsed.metadata
             dataStart = parsed.dataStart
-            tensorNames = parsed.infos.keys.sorted()
+            tensorNames = parsed.infos.keys.sorted(by: naturalOrder)
         } catch {
             munmap(mapped, size)
             throw error

@@ -171,14 +171,28 @@ public final class SafetensorsWriter {
                                           _ values: (_ first: Int, _ n: Int) -> UnsafeBufferPointer<T>) throws {
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: Self.chunk * dtype.size, alignment: 16)
         defer { scratch.deallocate() }
+        // F16 and BF16 have a narrower range: count finite values that became ±∞.
+        let infinity: UInt16? = dtype == .f16 ? 0x7C00 : dtype == .bf16 ? 0x7F80 : nil
+        var overflowed = 0
         try append(name: name, shape: shape, dtype: dtype, byteCount: count * dtype.size) { write in
             for first in stride(from: 0, to: count, by: Self.chunk) {
                 let n = Swift.min(Self.chunk, count - first)
-                ElementConversion.encode(values(first, n), as: dtype, into: scratch)
+                let chunk = values(first, n)
+                ElementConversion.encode(chunk, as: dtype, into: scratch)
+                if let infinity {
+                    let bits = scratch.assumingMemoryBound(to: UInt16.self)
+                    for i in 0..<n where bits[i] & 0x7FFF == infinity && chunk[i].isFinite { overflowed += 1 }
+                }
                 try write(UnsafeRawBufferPointer(start: scratch, count: n * dtype.size))
             }
         }
+        if overflowed > 0 { overflows[name] = overflowed }
     }
+
+    /// Per tensor, how many finite values were too large for the stored
+    /// dtype (F16 above 65504, BF16 near Float's limit) and were written as
+    /// ±∞. Callers report them; the values are written as IEEE rounding says.
+    public private(set) var overflows: [String: Int] = [:]
 
     /// Adds a tensor from its raw little-endian bytes (any dtype: integer and
     /// bool tensors are carried through unchanged this way).

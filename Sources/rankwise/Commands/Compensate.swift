@@ -15,16 +15,21 @@ struct Compensate: ParsableCommand {
     @Flag(help: "Layers missing from --calib fall back to plain SVD (reported) instead of failing.") var allowMissingCalib = false
     @OptionGroup var svd: SVDOptions
     @OptionGroup var layers: LayerSelectionOptions
-    @Option(help: "base_model_name_or_path in adapter_config.json (default: --compressed).") var baseName: String?
+    @Option(help: "base_model_name_or_path in adapter_config.json (default: the --compressed model's folder, absolute).") var baseName: String?
+    @Option(help: ArgumentHelp("task_type in adapter_config.json: \(AdapterBase.taskTypes.joined(separator: ", ")) (default: from the base folder's config.json architectures).", valueName: "type")) var taskType: String?
     @Option(help: "dtype of the adapter tensors: f32 (default), bf16, f16 or f64.") var dtype: String = "f32"
     @Option(name: .shortAndLong, help: "The adapter folder.") var output: String
 
+    func validate() throws { try validateAdapterOptions(taskType: taskType, dtype: dtype) }
+
     func run() throws {
+        try OutputPath.check(URL(fileURLWithPath: output), as: .folder)
+        let base = AdapterBase(modelPath: compressed, baseName: baseName, taskType: taskType)
         try global.run { console in
             try AdapterJob(minuend: Checkpoint(path: original), subtrahend: Checkpoint(path: compressed),
                            calibration: try calib.map { try CalibrationFile(path: URL(fileURLWithPath: $0)) },
                            allowMissingCalibration: allowMissingCalib, options: svd, selection: layers.selection,
-                           output: URL(fileURLWithPath: output), baseName: baseName ?? compressed, dtype: try parseDType(dtype)!, skipUnchanged: false,
+                           output: URL(fileURLWithPath: output), baseName: base.name, dtype: try parseDType(dtype)!, taskType: base.taskType, skipUnchanged: false,
                            command: "compensate").run(console: console)
         }
     }
@@ -43,17 +48,30 @@ struct Extract: ParsableCommand {
     @Flag(help: "Layers missing from --calib fall back to plain SVD (reported) instead of failing.") var allowMissingCalib = false
     @OptionGroup var svd: SVDOptions
     @OptionGroup var layers: LayerSelectionOptions
-    @Option(help: "base_model_name_or_path in adapter_config.json (default: --base).") var baseName: String?
+    @Option(help: "base_model_name_or_path in adapter_config.json (default: the --base model's folder, absolute).") var baseName: String?
+    @Option(help: ArgumentHelp("task_type in adapter_config.json: \(AdapterBase.taskTypes.joined(separator: ", ")) (default: from the base folder's config.json architectures).", valueName: "type")) var taskType: String?
     @Option(help: "dtype of the adapter tensors: f32 (default), bf16, f16 or f64.") var dtype: String = "f32"
     @Option(name: .shortAndLong, help: "The adapter folder.") var output: String
 
+    func validate() throws { try validateAdapterOptions(taskType: taskType, dtype: dtype) }
+
     func run() throws {
+        try OutputPath.check(URL(fileURLWithPath: output), as: .folder)
+        let adapterBase = AdapterBase(modelPath: base, baseName: baseName, taskType: taskType)
         try global.run { console in
             try AdapterJob(minuend: Checkpoint(path: tuned), subtrahend: Checkpoint(path: base),
                            calibration: try calib.map { try CalibrationFile(path: URL(fileURLWithPath: $0)) },
                            allowMissingCalibration: allowMissingCalib, options: svd, selection: layers.selection,
-                           output: URL(fileURLWithPath: output), baseName: baseName ?? base, dtype: try parseDType(dtype)!, skipUnchanged: true,
+                           output: URL(fileURLWithPath: output), baseName: adapterBase.name, dtype: try parseDType(dtype)!, taskType: adapterBase.taskType, skipUnchanged: true,
                            command: "extract").run(console: console)
         }
     }
+}
+
+/// --task-type and --dtype of the adapter commands.
+func validateAdapterOptions(taskType: String?, dtype: String) throws {
+    if let taskType, !AdapterBase.taskTypes.contains(taskType) {
+        throw ValidationError("--task-type must be one of \(AdapterBase.taskTypes.joined(separator: ", ")), got '\(taskType)'")
+    }
+    guard DType(cliName: dtype) != nil else { throw ValidationError("--dtype must be f32, f16, bf16 or f64, got '\(dtype)'") }
 }

@@ -28,6 +28,7 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         let target = DType(cliName: dtype)!
+        try OutputPath.check(URL(fileURLWithPath: output), as: .file)
         try global.run { console in
             let start = ContinuousClock.now
             let checkpoint = try Checkpoint(path: model)
@@ -48,10 +49,12 @@ struct Convert: ParsableCommand {
                 } else {
                     try writer.add(copying: name, from: checkpoint)
                 }
-                console.detail(String(format: "[%3d/%d] %@  %@ -> %@", i + 1, names.count, name, info.dtype.rawValue,
-                                      info.dtype.isFloatingPoint ? target.rawValue : info.dtype.rawValue))
+                console.step(i, of: names.count, name: name,
+                             String(format: "[%3d/%d] %@  %@ -> %@", i + 1, names.count, name, info.dtype.rawValue,
+                                    info.dtype.isFloatingPoint ? target.rawValue : info.dtype.rawValue))
             }
             try writer.finish()
+            warnAboutOverflows(writer, console: console)
             let size = writer.writtenFiles.compactMap { (try? FileManager.default.attributesOfItem(atPath: $0.path)[.size]) as? Int }.reduce(0, +)
             let written = writer.writtenFiles.count == 1 ? output : "\(writer.writtenFiles.count - 1) shards + \(writer.writtenFiles.last!.lastPathComponent)"
             console.progress(String(format: "wrote %@: %d tensors, %@, %.1f s", written, names.count, formatBytes(size), secondsSince(start)))

@@ -18,10 +18,10 @@ struct Demo: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Folder for the adapters (PEFT layout), one per method and rank.", valueName: "dir"))
     var output: String = "demo-output"
 
-    @Option(help: "Decoder blocks in the built-in model.")
+    @Option(parsing: .unconditional, help: "Decoder blocks in the built-in model (1 to 16).")
     var blocks = 2
 
-    @Option(help: "Quantisation bits.")
+    @Option(parsing: .unconditional, help: "Quantisation bits (2 to 8).")
     var bits = 4
 
     @Option(help: "Ranks to compare, comma-separated.")
@@ -39,6 +39,8 @@ struct Demo: ParsableCommand {
     }
 
     func run() throws {
+        // Before 15 s of computing, not after: the adapters go here.
+        try OutputPath.check(URL(fileURLWithPath: output), as: .folder)
         try global.run { console in
             let model = SyntheticModel(blocks: blocks)
             let demo = CompensationDemo(model: model, bits: bits, groupSize: 64, ranks: rankList)
@@ -49,9 +51,10 @@ struct Demo: ParsableCommand {
             let result = try demo.run { report in
                 let largest = rankList.max()!
                 let svd = report.residualAtLargestRank[.svd] ?? 0, eora = report.residualAtLargestRank[.eora] ?? 0
-                console.progress(String(format: "[%2d/%d] %@  %dx%d  RTN err %.4f  residual at r=%d: SVD %.3f  EoRA %.3f",
-                                        report.index + 1, report.count, report.layer.name, report.layer.out, report.layer.inFeatures,
-                                        report.quantizationError, largest, svd, eora))
+                console.step(report.index, of: report.count, name: report.layer.name,
+                             String(format: "[%2d/%d] %@  %dx%d  RTN err %.4f  residual at r=%d: SVD %.3f  EoRA %.3f",
+                                    report.index + 1, report.count, report.layer.name, report.layer.out, report.layer.inFeatures,
+                                    report.quantizationError, largest, svd, eora))
             }
             let weightParameters = model.layers.map { $0.out * $0.inFeatures }.reduce(0, +)
             var lines = ["", "method     rank   activation error   adapter (F32)          time"]

@@ -12,8 +12,8 @@ struct Quantize: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The model.") var model: String
-    @Option(help: "Bits, 2 to 8.") var bits: Int
-    @Option(help: "Input columns per quantisation group (0: the whole row).") var groupSize = 128
+    @Option(parsing: .unconditional, help: "Bits, 2 to 8.") var bits: Int
+    @Option(parsing: .unconditional, help: "Input columns per quantisation group (0: the whole row).") var groupSize = 128
     @Flag(help: "Symmetric grid around zero instead of min-max.") var symmetric = false
     @OptionGroup var layers: LayerSelectionOptions
     @Option(help: "dtype of written tensors (default: the input's).") var dtype: String?
@@ -22,10 +22,11 @@ struct Quantize: ParsableCommand {
 
     func validate() throws {
         guard (2...8).contains(bits) else { throw ValidationError("--bits must be between 2 and 8, got \(bits)") }
-        guard groupSize >= 0 else { throw ValidationError("--group-size must be ≥ 0, got \(groupSize)") }
+        guard (0...(1 << 30)).contains(groupSize) else { throw ValidationError("--group-size must be between 0 and 2^30, got \(groupSize)") }
     }
 
     func run() throws {
+        try OutputPath.check(URL(fileURLWithPath: output), as: .file)
         let rtn = RoundToNearest(bits: bits, groupSize: groupSize == 0 ? nil : groupSize, symmetric: symmetric)
         try global.run { console in
             let start = ContinuousClock.now
@@ -49,7 +50,7 @@ struct Prune: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The model.") var model: String
     @Option(help: "N:M semi-structured pattern, e.g. 2:4.") var pattern: String?
-    @Option(help: "Fraction of weights to zero (unstructured).") var sparsity: Double?
+    @Option(parsing: .unconditional, help: "Fraction of weights to zero (unstructured), 0 to 1.") var sparsity: Double?
     @Option(help: "Calibration statistics: Wanda scores |W|·‖x‖ instead of |W|.") var calib: String?
     @OptionGroup var layers: LayerSelectionOptions
     @Option(help: "dtype of written tensors (default: the input's).") var dtype: String?
@@ -59,9 +60,9 @@ struct Prune: ParsableCommand {
     func validate() throws {
         guard (pattern == nil) != (sparsity == nil) else { throw ValidationError("give exactly one of --pattern N:M or --sparsity S") }
         if let pattern {
-            let parts = pattern.split(separator: ":").compactMap { Int($0) }
-            guard parts.count == 2, parts[1] >= 1, (0...parts[1]).contains(parts[0]) else {
-                throw ValidationError("--pattern must be N:M with 0 ≤ N ≤ M, e.g. 2:4; got '\(pattern)'")
+            let parts = pattern.split(separator: ":", omittingEmptySubsequences: false).compactMap { Int($0) }
+            guard parts.count == 2, (1...(1 << 16)).contains(parts[1]), (0...parts[1]).contains(parts[0]) else {
+                throw ValidationError("--pattern must be N:M with 0 ≤ N ≤ M ≤ 65536, e.g. 2:4; got '\(pattern)'")
             }
         }
         if let sparsity { guard (0...1).contains(sparsity) else { throw ValidationError("--sparsity must be in [0, 1], got \(sparsity)") } }
@@ -69,6 +70,7 @@ struct Prune: ParsableCommand {
     }
 
     func run() throws {
+        try OutputPath.check(URL(fileURLWithPath: output), as: .file)
         try global.run { console in
             let calibration = try calib.map { try CalibrationFile(path: URL(fileURLWithPath: $0)) }
             let count = try rewriteModel(try Checkpoint(path: model), to: URL(fileURLWithPath: output), selection: layers.selection,
@@ -79,7 +81,7 @@ struct Prune: ParsableCommand {
                     let parts = pattern.split(separator: ":").map { Int($0)! }
                     method = .nOfM(n: parts[0], m: parts[1])
                 } else if let calibration {
-                    let layer = String(name.dropLast(".weight".count))
+                    let layer = moduleName(name)
                     guard let c = try calibration.covariance(layer: layer) else {
                         throw CalibrationError.missingLayer(layer: layer, file: calibration.checkpoint.url.path)
                     }

@@ -1,33 +1,60 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Where the CLI writes: progress and the closing summary on stderr, results
 /// on stdout (or a single JSON object there with --json).
+/// On a terminal, per-item progress is one redrawn bar with an ETA instead of
+/// a line per item; elsewhere (a pipe, a log file) each item keeps its line.
+/// Names from files are printed with control characters escaped.
 struct Console {
     let quiet: Bool
     let verbose: Bool
     let json: Bool
+    /// The bar's state, when stderr is a terminal (and not --quiet/--verbose).
+    private let bar: ProgressBar?
+
+    init(quiet: Bool, verbose: Bool, json: Bool, terminal: Bool = isatty(2) == 1) {
+        self.quiet = quiet
+        self.verbose = verbose
+        self.json = json
+        bar = terminal && !quiet && !verbose ? ProgressBar() : nil
+    }
 
     /// A progress or summary line on stderr (suppressed by --quiet).
     func progress(_ line: String) {
         guard !quiet else { return }
-        FileHandleOutput.standardError.write(line + "\n")
+        bar?.clear()
+        FileHandleOutput.standardError.write(terminalSafe(line, keepNewlines: true) + "\n")
+    }
+
+    /// Item `index` (0-based) of `count` is done; `line` describes it. On a
+    /// terminal: the bar, with the item's name and an ETA from the mean time
+    /// per item so far. Otherwise: the line.
+    func step(_ index: Int, of count: Int, name: String, _ line: String) {
+        guard !quiet else { return }
+        if let bar { bar.draw(done: index + 1, of: count, label: terminalSafe(name, keepNewlines: false)) } else { progress(line) }
     }
 
     /// Detail on stderr, with --verbose only.
     func detail(_ line: String) {
         guard verbose, !quiet else { return }
-        FileHandleOutput.standardError.write(line + "\n")
+        FileHandleOutput.standardError.write(terminalSafe(line, keepNewlines: true) + "\n")
     }
 
     /// A warning on stderr (shown even with --quiet: it changes what the result means).
     func warning(_ line: String) {
-        FileHandleOutput.standardError.write("rankwise: warning: \(line)\n")
+        bar?.clear()
+        FileHandleOutput.standardError.write("rankwise: warning: \(terminalSafe(line, keepNewlines: false))\n")
     }
 
     /// Human-readable results on stdout (not in --json mode).
     func output(_ text: String) {
         guard !json, !quiet else { return }
-        FileHandleOutput.standardOutput.write(text + "\n")
+        bar?.clear()
+        FileHandleOutput.standardOutput.write(terminalSafe(text, keepNewlines: true) + "\n")
     }
 
     /// The --json summary: one object, sorted keys, on stdout.
@@ -35,6 +62,47 @@ struct Console {
         guard json else { return }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
         FileHandleOutput.standardOutput.write(String(decoding: data, as: UTF8.self) + "\n")
+    }
+}
+
+/// A one-line bar on stderr: `[#######.....]  12/196  ETA 1m20s  name`.
+final class ProgressBar {
+    private var start = ContinuousClock.now
+    private var visible = false
+    private var begun = false
+
+    func draw(done: Int, of total: Int, label: String) {
+        if !begun { begun = true; start = ContinuousClock.now }
+        let width = 24, filled = total > 0 ? min(width, done * width / total) : width
+        let elapsed = secondsSince(start)
+        let remaining = done > 0 ? elapsed / Double(done) * Double(max(total - done, 0)) : 0
+        let eta = done >= total ? "done in \(Self.duration(elapsed))" : "ETA \(Self.duration(remaining))"
+        var text = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
+            + "\(done)/\(total)  \(eta)  \(label)"
+        let columns = Self.terminalColumns()
+        if text.count > columns - 1 { text = String(text.prefix(max(columns - 2, 10))) + "…" }
+        FileHandleOutput.standardError.write("\r\u{1B}[2K" + text + (done >= total ? "\n" : ""))
+        visible = done < total
+    }
+
+    /// Erases the bar so that a line printed next starts clean (the next draw brings it back).
+    func clear() {
+        guard visible else { return }
+        FileHandleOutput.standardError.write("\r\u{1B}[2K")
+        visible = false
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        if s < 60 { return String(format: "%.1fs", seconds) }
+        if s < 3600 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
+        return "\(s / 3600)h\(String(format: "%02d", s / 60 % 60))m"
+    }
+
+    static func terminalColumns() -> Int {
+        var size = winsize()
+        if ioctl(2, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        return 80
     }
 }
 

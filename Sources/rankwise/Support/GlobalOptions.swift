@@ -3,7 +3,7 @@ import LinearAlgebra
 
 /// The options every command shares (spec/cli.md, "Common behaviour").
 struct GlobalOptions: ParsableArguments {
-    @Option(help: "Threads for BLAS work (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads for BLAS work, 1 to 1024 (default: all cores).")
     var threads: Int?
 
     @Option(help: ArgumentHelp("Linear-algebra backend: openblas or native (default: openblas when built with it, or RANKWISE_BACKEND).", valueName: "name"))
@@ -19,7 +19,7 @@ struct GlobalOptions: ParsableArguments {
     var json = false
 
     mutating func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be between 1 and 1024, got \(threads)") }
         if let backend {
             guard let chosen = Backend(name: backend) else {
                 throw ValidationError("--backend must be openblas or native, got '\(backend)'")

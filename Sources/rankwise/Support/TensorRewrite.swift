@@ -32,7 +32,8 @@ func rewriteModel(_ model: Checkpoint, to output: URL, selection: LayerSelection
             let (out, detail) = try transform(name, w)
             try writer.add(name: name, matrix: out, dtype: dtype ?? info.dtype)
             done += 1
-            console.progress(String(format: "[%3d/%d] %@  %dx%d  %@  %.1f s", done, selected.count, name, w.rows, w.columns, detail, secondsSince(start)))
+            console.step(done - 1, of: selected.count, name: name,
+                         String(format: "[%3d/%d] %@  %dx%d  %@  %.1f s", done, selected.count, name, w.rows, w.columns, detail, secondsSince(start)))
         } else if let dtype, info.dtype.isFloatingPoint, info.dtype != dtype {
             try writer.add(name: name, shape: info.shape, dtype: dtype, converting: try model.rawBytes(name), from: info.dtype)
             model.evict(name)
@@ -41,7 +42,15 @@ func rewriteModel(_ model: Checkpoint, to output: URL, selection: LayerSelection
         }
     }
     try writer.finish()
+    warnAboutOverflows(writer, console: console)
     return selected.count
+}
+
+/// A warning per tensor whose values exceeded the stored dtype's range.
+func warnAboutOverflows(_ writer: SafetensorsWriter, console: Console) {
+    for (name, count) in writer.overflows.sorted(by: { naturalOrder($0.key, $1.key) }) {
+        console.warning("tensor '\(name)': \(count) value(s) beyond the range of the output dtype were written as ±infinity")
+    }
 }
 
 /// --dtype for written tensors.
