@@ -120,6 +120,11 @@ enum Interrupts {
     static func install() {
         TemporaryFiles.prepare()
         MappedFiles.prepare()
+        // A parent may start us with these blocked (some process launchers do); unblock them.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for signal in [SIGINT, SIGTERM, SIGHUP, SIGBUS] { sigaddset(&unblock, signal) }
+        sigprocmask(SIG_UNBLOCK, &unblock, nil)
         for signal in [SIGINT, SIGTERM, SIGHUP] {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { number in
