@@ -33,6 +33,7 @@ public struct KernelRidge: Sendable, Equatable {
         }
         let resolved = kernel.resolved(features: x.columns)
         var k = resolved.gram(x)
+        guard k.isFinite else { throw KernelRegressionError.nonFiniteData("the kernel matrix (its values overflow: check gamma, degree and coef0)") }
         var targets = y
         let roots = sampleWeight.map { $0.map { T($0.squareRoot()) } }
         if let roots {
@@ -94,6 +95,9 @@ public struct KernelRidgeModel<Element: Scalar>: Sendable {
     public func predict(_ x: Matrix<Element>) throws -> Matrix<Element> {
         guard x.columns == trainingInputs.columns else {
             throw KernelRegressionError.shapeMismatch("the model was fitted on \(trainingInputs.columns) features, the data has \(x.columns)")
+        }
+        guard dualCoefficients.rows == trainingInputs.rows else {
+            throw KernelRegressionError.shapeMismatch("the dual coefficients have \(dualCoefficients.rows) rows, the training inputs \(trainingInputs.rows)")
         }
         guard x.isFinite else { throw KernelRegressionError.nonFiniteData("the inputs to predict") }
         return kernel.matrix(x, trainingInputs) * dualCoefficients

@@ -32,6 +32,7 @@ public struct LeaveOneOutSearch: Sendable, Equatable {
         for a in alphas { try KernelRidge(kernel: kernel, alpha: a).validate(x, y) }
         let n = x.rows, t = y.columns
         let k = kernel.resolved(features: x.columns).gram(x).converted(to: Double.self)
+        guard k.isFinite else { throw KernelRegressionError.nonFiniteData("the kernel matrix (its values overflow: check gamma, degree and coef0)") }
         let eig = try k.symmetricEigen()
         let q = eig.vectors
         let qty = Matrix.product(q, .transposed, y.converted(to: Double.self), .none)  // n×t

@@ -63,6 +63,7 @@ public struct Nystroem: Sendable, Equatable {
         let landmarks = Matrix<T>(rows: m, columns: x.columns) { i, j in x[chosen[i], j] }
         let resolved = kernel.resolved(features: x.columns)
         let kmm = resolved.gram(landmarks).converted(to: Double.self)
+        guard kmm.isFinite else { throw KernelRegressionError.nonFiniteData("the kernel matrix (its values overflow: check gamma, degree and coef0)") }
         let svd = try kmm.svd()
         var scaledU = svd.u
         scaledU.scaleColumns(by: svd.singularValues.map { 1 / Swift.max($0, 1e-12).squareRoot() })
@@ -104,6 +105,13 @@ public struct NystroemRidge: Sendable, Equatable {
         public func predict(_ x: Matrix<Element>) throws -> Matrix<Element> {
             guard x.columns == featureMap.landmarks.columns else {
                 throw KernelRegressionError.shapeMismatch("the model was fitted on \(featureMap.landmarks.columns) features, the data has \(x.columns)")
+            }
+            let m = featureMap.landmarks.rows
+            guard featureMap.normalization.rows == m, featureMap.normalization.columns == m else {
+                throw KernelRegressionError.shapeMismatch("the normalization is \(featureMap.normalization.rows)×\(featureMap.normalization.columns), expected \(m)×\(m) for \(m) landmarks")
+            }
+            guard coefficients.rows == m else {
+                throw KernelRegressionError.shapeMismatch("the coefficients have \(coefficients.rows) rows, expected \(m) (one per landmark)")
             }
             guard x.isFinite else { throw KernelRegressionError.nonFiniteData("the inputs to predict") }
             // Φ(x) w = K(x, L) (N w): n·m·t flops instead of n·m², in row

@@ -4,20 +4,33 @@ import LinearAlgebra
 /// NumPy `.npy` files, versions 1.0 and 2.0, dtypes `<f4` and `<f8`, C order,
 /// 1-D (read as one column) or 2-D.
 public enum NPY {
-    /// Reads a 1-D (n×1) or 2-D array.
+    /// The largest `.npy` file read (8 GiB): the whole file is held in memory.
+    public static let sizeLimit = 8 << 30
+    /// The largest header accepted (NumPy itself refuses headers over 10,000 bytes by default).
+    public static let headerLimit = 1 << 20
+
+    /// Reads a 1-D (n×1) or 2-D array. Refuses what is not a regular file,
+    /// files over `sizeLimit`, and headers whose shape is negative, not an
+    /// integer, or whose byte count overflows or disagrees with the data.
     public static func read(_ url: URL) throws -> Matrix<Double> {
         let path = url.path
-        guard let data = try? Data(contentsOf: url) else { throw NPYError(file: path, reason: "cannot read the file") }
+        let data = try readRegularFile(url, limit: sizeLimit)
         let bytes = [UInt8](data)
         guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1...5]) == Array("NUMPY".utf8) else {
             throw NPYError(file: path, reason: "not a .npy file (no \\x93NUMPY magic)")
         }
         let major = bytes[6]
+        guard major >= 1 && major <= 3 else { throw NPYError(file: path, reason: "unsupported .npy version \(major).\(bytes[7])") }
         let (lengthSize, headerStart): (Int, Int) = major == 1 ? (2, 10) : (4, 12)
-        guard major == 1 || major == 2, bytes.count >= headerStart else { throw NPYError(file: path, reason: "unsupported .npy version \(major).\(bytes[7])") }
+        guard bytes.count >= headerStart else { throw NPYError(file: path, reason: "truncated header") }
         let headerLength = lengthSize == 2 ? Int(bytes[8]) | Int(bytes[9]) << 8
                                            : Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
-        guard headerStart + headerLength <= bytes.count else { throw NPYError(file: path, reason: "truncated header") }
+        guard headerLength <= headerLimit else {
+            throw NPYError(file: path, reason: "header length \(headerLength) exceeds the \(headerLimit)-byte limit")
+        }
+        guard headerLength <= bytes.count - headerStart else {
+            throw NPYError(file: path, reason: "truncated header (\(headerLength) bytes announced, \(bytes.count - headerStart) present)")
+        }
         let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
         func field(_ key: String) -> String? {
             guard let range = header.range(of: "'\(key)':") else { return nil }
@@ -26,23 +39,37 @@ public enum NPY {
         guard let descr = field("descr") else { throw NPYError(file: path, reason: "no 'descr' in the header") }
         let size: Int
         if descr.hasPrefix("'<f8'") { size = 8 } else if descr.hasPrefix("'<f4'") { size = 4 } else {
-            throw NPYError(file: path, reason: "dtype \(descr.prefix { $0 != "," }) is not supported (use little-endian float32 '<f4' or float64 '<f8')")
+            throw NPYError(file: path, reason: "dtype \(descr.prefix { $0 != "," }.prefix(40)) is not supported (use little-endian float32 '<f4' or float64 '<f8')")
         }
         guard let order = field("fortran_order"), order.hasPrefix("False") else {
             throw NPYError(file: path, reason: "Fortran-ordered arrays are not supported (save with numpy.ascontiguousarray)")
         }
-        guard let shapeText = field("shape"), let open = shapeText.firstIndex(of: "("), let close = shapeText.firstIndex(of: ")") else {
+        guard let shapeText = field("shape"), let open = shapeText.firstIndex(of: "("), let close = shapeText.firstIndex(of: ")"), open < close else {
             throw NPYError(file: path, reason: "no 'shape' in the header")
         }
-        let dims = shapeText[shapeText.index(after: open)..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let entries = shapeText[shapeText.index(after: open)..<close].split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var dims: [Int] = []
+        for entry in entries {
+            guard let d = Int(entry) else {
+                throw NPYError(file: path, reason: "shape entry '\(entry.prefix(40))' is not an integer that fits in 64 bits")
+            }
+            guard d >= 0 else { throw NPYError(file: path, reason: "shape (\(entries.joined(separator: ", "))) has a negative dimension") }
+            dims.append(d)
+        }
         guard dims.count == 1 || dims.count == 2 else { throw NPYError(file: path, reason: "expected a 1-D or 2-D array, found \(dims.count)-D") }
         let (rows, columns) = dims.count == 2 ? (dims[0], dims[1]) : (dims[0], 1)
+        let (count, countOverflow) = rows.multipliedReportingOverflow(by: columns)
+        let (needed, bytesOverflow) = count.multipliedReportingOverflow(by: size)
+        guard !countOverflow, !bytesOverflow else {
+            throw NPYError(file: path, reason: "shape \(dims) is too large (its byte count overflows 64 bits)")
+        }
         let start = headerStart + headerLength
-        guard bytes.count - start == rows * columns * size else {
-            throw NPYError(file: path, reason: "data holds \(bytes.count - start) bytes, shape \(dims) needs \(rows * columns * size)")
+        guard bytes.count - start == needed else {
+            throw NPYError(file: path, reason: "data holds \(bytes.count - start) bytes, shape \(dims) needs \(needed)")
         }
         let values: [Double] = bytes.withUnsafeBytes { raw in
-            (0..<(rows * columns)).map { i in
+            (0..<count).map { i in
                 size == 8 ? Double(bitPattern: raw.loadUnaligned(fromByteOffset: start + 8 * i, as: UInt64.self).littleEndian)
                           : Double(Float(bitPattern: raw.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self).littleEndian))
             }
@@ -81,9 +108,14 @@ public struct CSVTable: Sendable {
         self.values = values
     }
 
+    /// The largest CSV file read (2 GiB).
+    public static let sizeLimit = 2 << 30
+
+    /// Reads a CSV file (a regular file of at most `sizeLimit` bytes).
     public static func read(_ url: URL) throws -> CSVTable {
         let path = url.path
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw CSVError(file: path, reason: "cannot read the file as UTF-8 text") }
+        let data = try readRegularFile(url, limit: sizeLimit)
+        guard let text = String(data: data, encoding: .utf8) else { throw CSVError(file: path, reason: "cannot read the file as UTF-8 text") }
         var lines = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
         guard !lines.isEmpty else { throw CSVError(file: path, reason: "empty file (a header row is required)") }
         let header = lines.removeFirst().split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces.union(CharacterSet(charactersIn: "\""))) }

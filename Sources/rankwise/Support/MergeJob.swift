@@ -25,6 +25,17 @@ struct MergeJob {
     var dtype: DType?
     var output: URL
     var maxShardSize: Int? = nil
+    /// Files besides the models that must not be overwritten (the YAML config).
+    var extraInputs: [URL] = []
+
+    /// Whether the method divides by the sum of the weights.
+    var normalisesWeights: Bool {
+        switch method {
+        case .linear: return normalize
+        case .fisher, .regmean: return true   // Fisher's fallback mean and RegMean's non-matrix tensors divide by Σw
+        case .taskArithmetic: return false
+        }
+    }
 
     func validate() throws {
         let minimum = method == .taskArithmetic ? 1 : 2
@@ -32,6 +43,15 @@ struct MergeJob {
             throw MergingError.tooFewModels(models.count)
         }
         if let weights, weights.count != models.count { throw MergingError.weightCount(expected: models.count, got: weights.count) }
+        if let weights {
+            guard weights.allSatisfy(\.isFinite) else { throw CLIError("the merge weights must be finite numbers, got \(weights)") }
+            if normalisesWeights && weights.reduce(0, +) == 0 {
+                throw CLIError("the merge weights \(weights) sum to zero; \(method.rawValue) normalises by their sum (give weights that do not cancel out)")
+            }
+        }
+        for (name, value) in [("lambda", lambda), ("fisher floor", fisherFloor), ("nondiag alpha", nonDiagonalAlpha), ("omega", omega)] where !value.isFinite {
+            throw CLIError("the \(name) must be finite, got \(value)")
+        }
         if method == .taskArithmetic && base == nil { throw CLIError("task-arithmetic needs --base (the model the task vectors start from)") }
         if aim != nil && base == nil { throw CLIError("--aim relaxes towards the base model: give --base") }
         // Same tensor names, shapes and dtypes everywhere.
@@ -87,7 +107,7 @@ struct MergeJob {
             norms = accumulator.norms
             console.detail("Fisher norms: " + norms!.map { String(format: "%.4g", $0) }.joined(separator: ", "))
         }
-        let inputs = models.flatMap(\.inputURLs) + (base?.inputURLs ?? []) + fishers.flatMap(\.inputURLs)
+        let inputs = extraInputs + models.flatMap(\.inputURLs) + (base?.inputURLs ?? []) + fishers.flatMap(\.inputURLs)
             + grams.flatMap(\.checkpoint.inputURLs) + (aim?.checkpoint.inputURLs ?? [])
         let names = reference.tensorNames
         let layout = names.map { name in
@@ -99,8 +119,14 @@ struct MergeJob {
         var regmeanFallbacks: [String] = [], relaxed = 0
         for (index, name) in names.enumerated() {
             let info = reference[name]!
+            let tensorStart = ContinuousClock.now
+            func progress() {
+                console.progress(String(format: "[%3d/%d] %@  %@  %.2f s", index + 1, names.count, name,
+                                        info.shape.map(String.init).joined(separator: "x"), secondsSince(tensorStart)))
+            }
             guard info.dtype.isFloatingPoint else {
                 try writer.add(copying: name, from: reference)
+                progress()
                 continue
             }
             let arrays: [[Float]] = try models.map { try $0.array(name) }
@@ -133,8 +159,12 @@ struct MergeJob {
                 merged = try AIM(omega: omega).relax(merged: m, base: try base.matrix(name), absMean: absMean, name: name).elements
                 relaxed += 1
             }
+            // An overflow (λ = 1e300, huge weights) is an error, not a file of infinities.
+            guard ValueScan(merged).allFinite else {
+                throw CLIError("tensor '\(name)': the merged values overflow to NaN or infinity (check the weights and λ); nothing written")
+            }
             try writer.add(name: name, shape: info.shape, array: merged, dtype: dtype ?? info.dtype)
-            console.detail(String(format: "[%3d/%d] %@  %@", index + 1, names.count, name, info.shape.map(String.init).joined(separator: "x")))
+            progress()
         }
         try writer.finish()
         let size = writer.writtenFiles.compactMap { (try? FileManager.default.attributesOfItem(atPath: $0.path)[.size]) as? Int }.reduce(0, +)
