@@ -111,9 +111,9 @@ func terminalSafe(_ text: String, keepNewlines: Bool) -> String {
     return String(out)
 }
 
-/// SIGINT, SIGTERM and SIGHUP remove every temporary file (and folder made
-/// for an unfinished output) and exit with 128 + the signal (130, 143,
-/// 129). SIGBUS, which is how a memory-mapped input that was truncated
+/// SIGINT, SIGTERM, SIGHUP and SIGPIPE (output piped into a reader that
+/// quit) remove every temporary file (and folder made for an unfinished
+/// output) and exit with 128 + the signal (130, 143, 129, 141). SIGBUS, which is how a memory-mapped input that was truncated
 /// under the process shows itself, becomes one error line naming the file,
 /// the same clean-up, and exit 1.
 enum Interrupts {
@@ -123,9 +123,9 @@ enum Interrupts {
         // A parent may start us with these blocked (some process launchers do); unblock them.
         var unblock = sigset_t()
         sigemptyset(&unblock)
-        for signal in [SIGINT, SIGTERM, SIGHUP, SIGBUS] { sigaddset(&unblock, signal) }
+        for signal in [SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGBUS] { sigaddset(&unblock, signal) }
         sigprocmask(SIG_UNBLOCK, &unblock, nil)
-        for signal in [SIGINT, SIGTERM, SIGHUP] {
+        for signal in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { number in
                 TemporaryFiles.removeAllNow()

@@ -121,8 +121,9 @@ struct MergeJob {
             let info = reference[name]!
             let tensorStart = ContinuousClock.now
             func progress() {
-                console.progress(String(format: "[%3d/%d] %@  %@  %.2f s", index + 1, names.count, name,
-                                        info.shape.map(String.init).joined(separator: "x"), secondsSince(tensorStart)))
+                console.step(index, of: names.count, name: name,
+                             String(format: "[%3d/%d] %@  %@  %.2f s", index + 1, names.count, name,
+                                    info.shape.map(String.init).joined(separator: "x"), secondsSince(tensorStart)))
             }
             guard info.dtype.isFloatingPoint else {
                 try writer.add(copying: name, from: reference)
@@ -131,7 +132,7 @@ struct MergeJob {
             }
             let arrays: [[Float]] = try models.map { try $0.array(name) }
             var merged: [Float]
-            let module = name.hasSuffix(".weight") ? String(name.dropLast(".weight".count)) : name
+            let module = moduleName(name)
             switch method {
             case .linear:
                 merged = try LinearMerge(weights: weights, normalize: normalize).merge(arrays, name: name)
@@ -142,10 +143,11 @@ struct MergeJob {
                 merged = try FisherMerge(weights: weights, normalize: normalize, floor: fisherFloor, floorAll: floorAll)
                     .merge(arrays, fishers: f, fisherNorms: norms, name: name)
             case .regmean:
-                let statistics = try grams.map { try $0.covariance(layer: module) }
+                // RegMean weighs each model's Gram per token: the count is required.
+                let statistics = try grams.map { try $0.covariance(layer: module, requireTokens: true) }
                 if info.shape.count == 2, statistics.allSatisfy({ $0 != nil }) {
                     let matrices = arrays.map { Matrix(rows: info.shape[0], columns: info.shape[1], elements: $0) }
-                    let perToken = statistics.map { s in (1 / Swift.max(s!.tokens, 1)) * s!.gram }
+                    let perToken = statistics.map { s in (1 / s!.tokens) * s!.gram }
                     let result = try RegMean(weights: weights, nonDiagonalAlpha: nonDiagonalAlpha).merge(matrices, grams: perToken, name: name)
                     if result.usedLeastSquares { regmeanFallbacks.append(name) ; console.warning("\(name): the summed Gram matrix is singular; used the minimum-norm least-squares solution") }
                     merged = result.weight.elements
@@ -167,6 +169,7 @@ struct MergeJob {
             progress()
         }
         try writer.finish()
+        warnAboutOverflows(writer, console: console)
         let size = writer.writtenFiles.compactMap { (try? FileManager.default.attributesOfItem(atPath: $0.path)[.size]) as? Int }.reduce(0, +)
         console.progress(String(format: "wrote %@: %@ merge of %d models, %d tensors, %@%@; %.1f s", output.path, method.rawValue, models.count, names.count,
                                 formatBytes(size), relaxed > 0 ? ", AIM on \(relaxed) layers" : "", secondsSince(start)))
