@@ -67,12 +67,11 @@ struct Console {
 
 /// A one-line bar on stderr: `[#######.....]  12/196  ETA 1m20s  name`.
 final class ProgressBar {
-    private var start = ContinuousClock.now
+    /// The command's start (the console is made as it starts), so the ETA counts the setup too.
+    private let start = ContinuousClock.now
     private var visible = false
-    private var begun = false
 
     func draw(done: Int, of total: Int, label: String) {
-        if !begun { begun = true; start = ContinuousClock.now }
         let width = 24, filled = total > 0 ? min(width, done * width / total) : width
         let elapsed = secondsSince(start)
         let remaining = done > 0 ? elapsed / Double(done) * Double(max(total - done, 0)) : 0
