@@ -27,9 +27,11 @@ let package = Package(
     products: [
         .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
         .library(name: "WeightFiles", targets: ["WeightFiles"]),
+        .library(name: "Compression", targets: ["Compression"]),
         .library(name: "LowRank", targets: ["LowRank"]),
         .library(name: "Merging", targets: ["Merging"]),
         .library(name: "KernelRegression", targets: ["KernelRegression"]),
+        .library(name: "ModelSurgery", targets: ["ModelSurgery"]),
         .executable(name: "rankwise", targets: ["rankwise"]),
     ],
     traits: [
@@ -59,6 +61,11 @@ let package = Package(
             dependencies: ["LinearAlgebra"]
         ),
         .target(
+            name: "Compression",
+            dependencies: ["LinearAlgebra"],
+            exclude: ["README.md"]
+        ),
+        .target(
             name: "LowRank",
             dependencies: ["LinearAlgebra"],
             exclude: ["README.md"]
@@ -73,14 +80,21 @@ let package = Package(
             dependencies: ["LinearAlgebra"],
             exclude: ["README.md"]
         ),
+        .target(
+            name: "ModelSurgery",
+            dependencies: ["LinearAlgebra", "WeightFiles", "Compression", "LowRank", "Merging", "KernelRegression"],
+            exclude: ["README.md"]
+        ),
         .executableTarget(
             name: "rankwise",
             dependencies: [
                 "LinearAlgebra",
                 "WeightFiles",
+                "Compression",
                 "LowRank",
                 "Merging",
                 "KernelRegression",
+                "ModelSurgery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -97,7 +111,9 @@ let package = Package(
         ),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
         .testTarget(name: "WeightFilesTests", dependencies: ["WeightFiles"]),
+        .testTarget(name: "CompressionTests", dependencies: ["Compression"]),
         .testTarget(name: "LowRankTests", dependencies: ["LowRank"]),
+        .testTarget(name: "ModelSurgeryTests", dependencies: ["ModelSurgery", "WeightFiles"]),
         .testTarget(name: "MergingTests", dependencies: ["Merging"]),
         .testTarget(name: "CLITests", dependencies: ["rankwise", "WeightFiles", "LowRank"]),
         .testTarget(

@@ -1,0 +1,1 @@
+// The compressors move here from LowRank (RTN, pruning); see README.md.

@@ -1,0 +1,1 @@
+// Whole-model jobs; see README.md.
