@@ -82,7 +82,8 @@ let package = Package(
         ),
         .target(
             name: "ModelSurgery",
-            dependencies: ["LinearAlgebra", "WeightFiles", "Compression", "LowRank", "Merging", "KernelRegression"],
+            dependencies: ["LinearAlgebra", "WeightFiles", "Compression", "LowRank", "Merging", "KernelRegression",
+                           .product(name: "Yams", package: "Yams")],
             exclude: ["README.md"]
         ),
         .executableTarget(

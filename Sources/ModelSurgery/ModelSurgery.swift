@@ -1,1 +1,144 @@
-// Whole-model jobs; see README.md.
+import Foundation
+import WeightFiles
+
+/// What a job tells its caller while it runs. Jobs never print: a command
+/// line tool draws a progress bar from `.layer`, a server logs it, a test
+/// ignores it.
+public enum JobEvent: Sendable {
+    /// Item `index` (0-based) of `count` is done.
+    case layer(index: Int, count: Int, LayerReport)
+    /// Something that changes what the result means (shown even when quiet).
+    case warning(String)
+    /// Detail for verbose output.
+    case note(String)
+}
+
+/// Receives a job's events, on the job's thread, in order.
+public typealias JobObserver = (JobEvent) -> Void
+
+/// One layer (or tensor) of a job, as reports and progress show it. Fields a
+/// job does not compute stay nil and are left out of the JSON.
+public struct LayerReport: Codable, Sendable, Equatable {
+    /// The tensor (rewrites, merge, convert) or module (adapters) name.
+    public var layer: String
+    public var shape: [Int]?
+    public var seconds: Double?
+    /// Adapters: the rank written, the path taken (`eigen`, `cholesky`, `svd`…),
+    /// the error metric (`activation` with calibration, else `frobenius`),
+    /// the relative error of W before and after compensation, and the
+    /// residual's relative error (‖ΔW − BA‖ over ‖ΔW‖ in the metric).
+    public var rank: Int?
+    public var path: String?
+    public var metric: String?
+    public var errorBefore: Double?
+    public var errorAfter: Double?
+    public var relativeError: Double?
+    /// Why a layer was left out (e.g. `unchanged (ΔW = 0)`).
+    public var skipped: String?
+    public var notes: [String]?
+    /// Rewrites: the quantisation bits, the fraction of zeros after pruning.
+    public var bits: Int?
+    public var zeroFraction: Double?
+    /// Conversions: the stored dtype before and after.
+    public var fromDType: String?
+    public var toDType: String?
+    /// LoRA-GA: the gradient's largest singular value.
+    public var gradientSigma1: Double?
+
+    public init(layer: String, shape: [Int]? = nil, seconds: Double? = nil) {
+        self.layer = layer
+        self.shape = shape
+        self.seconds = seconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case layer, shape, seconds, rank, path, metric, skipped, notes, bits
+        case errorBefore = "error_before", errorAfter = "error_after", relativeError = "relative_error"
+        case zeroFraction = "zero_fraction", fromDType = "from_dtype", toDType = "to_dtype", gradientSigma1 = "gradient_sigma1"
+    }
+}
+
+/// A failure of a whole-model job, naming the file, tensor, layer or
+/// parameter it concerns. Parameters are named as the library names them
+/// (`rank`, `lambda`); a command line maps them to its flags.
+public enum ModelSurgeryError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// No tensor of the model matches the layer selection.
+    case noLayerSelected(model: String)
+    /// `file` lacks a tensor that `other` has and the job needs.
+    case missingTensor(tensor: String, file: String, other: String)
+    /// Two inputs disagree on a tensor's shape, or a tensor has the wrong shape.
+    case shapeMismatch(tensor: String, detail: String)
+    /// `rank` exceeds what the layer allows (`maximum`, from its shape;
+    /// `requirement` says why when it is not min(out, in)).
+    case rankTooLarge(layer: String, shape: [Int], rank: Int, maximum: Int, requirement: String? = nil)
+    /// NaN or ±∞ in `what` (e.g. "the weight difference") of a tensor.
+    case nonFinite(tensor: String, file: String?, what: String)
+    /// A parameter outside its range.
+    case invalidParameter(parameter: String, value: String, expected: String)
+    /// A layer-selection pattern that is not a regular expression.
+    case invalidPattern(pattern: String, reason: String)
+    /// An input file that is not what the job needs (kernel models, configs, data).
+    case invalidFile(file: String, tensor: String?, detail: String)
+    /// A merge config entry that is wrong or not supported, at `place` (e.g. `models[0].parameters`).
+    case invalidConfig(file: String, place: String, detail: String)
+    /// Every selected layer is unchanged: there is nothing to write.
+    case nothingToWrite(detail: String)
+    /// Models that must match (merge inputs) do not.
+    case modelsDiffer(detail: String)
+
+    public var description: String {
+        switch self {
+        case .noLayerSelected(let model):
+            return "no layer of \(model) matches the selection (by default 2-D floating *.weight tensors that are not embeddings or heads)"
+        case .missingTensor(let tensor, let file, let other): return "\(file) has no tensor '\(tensor)' (present in \(other))"
+        case .shapeMismatch(let tensor, let detail): return "tensor '\(tensor)': \(detail)"
+        case .rankTooLarge(let layer, let shape, let rank, let maximum, let requirement):
+            return "layer '\(layer)' (\(shape.map(String.init).joined(separator: "x"))) allows a rank of at most \(maximum)\(requirement.map { " (\($0))" } ?? ""), "
+                + "the rank asked for is \(rank); lower the rank or leave the layer out"
+        case .nonFinite(let tensor, let file, let what):
+            return "tensor '\(tensor)'\(file.map { " in \($0)" } ?? ""): \(what) contains NaN or infinity"
+        case .invalidParameter(let parameter, let value, let expected): return "\(parameter) must be \(expected), got \(value)"
+        case .invalidPattern(let pattern, let reason): return "invalid regular expression '\(pattern)': \(reason)"
+        case .invalidFile(let file, let tensor, let detail): return tensor.map { "\(file): tensor '\($0)': \(detail)" } ?? "\(file): \(detail)"
+        case .invalidConfig(let file, let place, let detail): return place.isEmpty ? "\(file): \(detail)" : "\(file): \(place): \(detail)"
+        case .nothingToWrite(let detail): return detail
+        case .modelsDiffer(let detail): return detail
+        }
+    }
+
+    /// The file the error concerns, where it knows one.
+    public var file: String? {
+        switch self {
+        case .noLayerSelected(let f), .missingTensor(_, let f, _), .invalidFile(let f, _, _), .invalidConfig(let f, _, _): return f
+        case .nonFinite(_, let f, _): return f
+        default: return nil
+        }
+    }
+
+    /// The tensor or layer the error concerns, where it knows one.
+    public var tensor: String? {
+        switch self {
+        case .missingTensor(let t, _, _), .shapeMismatch(let t, _), .nonFinite(let t, _, _): return t
+        case .rankTooLarge(let layer, _, _, _, _): return layer
+        case .invalidFile(_, let t, _): return t
+        default: return nil
+        }
+    }
+}
+
+/// The module a weight belongs to: the tensor name without `.weight` (a name
+/// without that suffix is its own module).
+public func moduleName(_ tensor: String) -> String {
+    tensor.hasSuffix(".weight") ? String(tensor.dropLast(".weight".count)) : tensor
+}
+
+/// Seconds since `start`.
+func secondsSince(_ start: ContinuousClock.Instant) -> Double {
+    let d = ContinuousClock.now - start
+    return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+}
+
+/// Total size of `files` in bytes.
+func totalSize(_ files: [URL]) -> Int {
+    files.compactMap { (try? FileManager.default.attributesOfItem(atPath: $0.path)[.size]) as? Int }.reduce(0, +)
+}

@@ -79,7 +79,7 @@ struct Demo: ParsableCommand {
             }
             lines.append("adapters: \(result.adapters.map { "\($0.method.rawValue.lowercased())-r\($0.rank)" }.joined(separator: ", ")) in \(output)/ (PEFT layout)")
             console.output(lines.joined(separator: "\n"))
-            try console.emitJSON([
+            try console.emitJSON(object: [
                 "model": ["blocks": blocks, "hidden": model.hidden, "intermediate": model.intermediate, "tokens": model.tokens],
                 "bits": bits,
                 "rows": result.rows.map { ["method": $0.method.rawValue, "rank": $0.rank, "activation_error": $0.activationError,

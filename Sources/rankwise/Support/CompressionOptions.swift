@@ -1,13 +1,14 @@
 import ArgumentParser
 import LowRank
+import ModelSurgery
 
 /// The SVD flags shared by compensate and extract.
 struct SVDOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Adapter rank r (at most min(out, in) of every selected layer).")
     var rank: Int
 
-    @Option(help: ArgumentHelp("exact or randomized.", valueName: "method"))
-    var svd: String = "exact"
+    @Option(help: "exact or randomized.")
+    var svd: SVDKind = .exact
 
     @Option(parsing: .unconditional, help: "Randomized SVD: extra sketch columns p (0 to 10000).")
     var oversampling = 10
@@ -18,13 +19,11 @@ struct SVDOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Seed of the randomized SVD's test matrix.")
     var seed: UInt64 = 0
 
-    @Option(help: ArgumentHelp("With --calib: eigen (exact EoRA) or cholesky (fast path).", valueName: "method"))
-    var whitening: String = "eigen"
+    @Option(help: "With --calib: eigen (exact EoRA) or cholesky (fast path).")
+    var whitening: EoRA.Whitening = .eigen
 
     mutating func validate() throws {
         guard (1...Self.maximumRank).contains(rank) else { throw ValidationError("--rank must be between 1 and \(Self.maximumRank), got \(rank)") }
-        guard svd == "exact" || svd == "randomized" else { throw ValidationError("--svd must be exact or randomized, got '\(svd)'") }
-        guard EoRA.Whitening(rawValue: whitening) != nil else { throw ValidationError("--whitening must be eigen or cholesky, got '\(whitening)'") }
         guard (0...10_000).contains(oversampling) else { throw ValidationError("--oversampling must be between 0 and 10000, got \(oversampling)") }
         guard (0...100).contains(powerIterations) else { throw ValidationError("--power-iterations must be between 0 and 100, got \(powerIterations)") }
     }
@@ -33,8 +32,21 @@ struct SVDOptions: ParsableArguments {
     static let maximumRank = 1 << 20
 
     var method: SVDMethod {
-        svd == "exact" ? .exact : .randomized(oversampling: oversampling, powerIterations: powerIterations, seed: seed)
+        svd == .exact ? .exact : .randomized(oversampling: oversampling, powerIterations: powerIterations, seed: seed)
+    }
+}
+
+/// `--include REGEX` / `--exclude REGEX` (repeatable), matched against tensor names.
+struct LayerSelectionOptions: ParsableArguments {
+    @Option(name: .customLong("include"), help: ArgumentHelp("Select tensors whose name matches this regular expression (repeatable).", valueName: "regex"))
+    var includePatterns: [String] = []
+
+    @Option(name: .customLong("exclude"), help: ArgumentHelp("Skip tensors whose name matches this regular expression (repeatable).", valueName: "regex"))
+    var excludePatterns: [String] = []
+
+    mutating func validate() throws {
+        do { _ = try selection() } catch let error as ModelSurgeryError { throw ValidationError(error.description) }
     }
 
-    var eora: EoRA { EoRA(rank: rank, method: method, whitening: EoRA.Whitening(rawValue: whitening)!) }
+    func selection() throws -> LayerSelection { try LayerSelection(include: includePatterns, exclude: excludePatterns) }
 }

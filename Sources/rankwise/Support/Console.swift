@@ -1,4 +1,5 @@
 import Foundation
+import ModelSurgery
 
 #if canImport(Glibc)
 import Glibc
@@ -38,6 +39,24 @@ struct Console {
         if let bar { bar.draw(done: index + 1, of: count, label: terminalSafe(name, keepNewlines: false)) } else { progress(line) }
     }
 
+    /// A job's events: each layer through `step` with the line `line` makes
+    /// of it, warnings as warnings, notes as --verbose detail.
+    func observer(_ line: @escaping (_ index: Int, _ count: Int, LayerReport) -> String) -> JobObserver {
+        { event in
+            switch event {
+            case .layer(let index, let count, let report): step(index, of: count, name: report.layer, line(index, count, report))
+            case .warning(let text): warning(text)
+            case .note(let text): detail(text)
+            }
+        }
+    }
+
+    /// The --json summary of a job's `Codable` report (sorted keys, on stdout).
+    func emitJSON<T: Encodable>(_ report: T) throws {
+        guard json else { return }
+        FileHandleOutput.standardOutput.write(String(decoding: try encodeJSON(report), as: UTF8.self))
+    }
+
     /// Detail on stderr, with --verbose only.
     func detail(_ line: String) {
         guard verbose, !quiet else { return }
@@ -57,10 +76,10 @@ struct Console {
         FileHandleOutput.standardOutput.write(terminalSafe(text, keepNewlines: true) + "\n")
     }
 
-    /// The --json summary: one object, sorted keys, on stdout.
-    func emitJSON(_ object: [String: Any]) throws {
+    /// The --json summary of a `[String: Any]` object (the demo's table).
+    func emitJSON(object: [String: Any]) throws {
         guard json else { return }
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
         FileHandleOutput.standardOutput.write(String(decoding: data, as: UTF8.self) + "\n")
     }
 }
@@ -124,4 +143,19 @@ func secondsSince(_ start: ContinuousClock.Instant) -> Double {
 extension Double {
     /// Fixed-point with `digits` decimals, for tables.
     func formatted(_ digits: Int) -> String { String(format: "%.\(digits)f", self) }
+}
+
+/// 1.5 GB, 12.0 MB, 512 B.
+func formatBytes(_ n: Int) -> String {
+    let units = [(1e9, "GB"), (1e6, "MB"), (1e3, "kB")]
+    for (size, unit) in units where Double(n) >= size { return String(format: "%.1f %@", Double(n) / size, unit) }
+    return "\(n) B"
+}
+
+/// `16x24`.
+func shapeText(_ shape: [Int]?) -> String { (shape ?? []).map(String.init).joined(separator: "x") }
+
+/// What a model job wrote: the file, or `N shards + index`.
+func writtenText(_ report: ModelReport) -> String {
+    report.files.count <= 1 ? report.output : "\(report.files.count - 1) shards + \(URL(fileURLWithPath: report.files.last!).lastPathComponent)"
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ModelSurgery
 import WeightFiles
 
 #if canImport(Glibc)
@@ -35,6 +36,8 @@ struct FailureReport {
                  .shardOutsideFolder(let p, _): file = p
             case .tensorNotInShard(let p, let t, _), .tensorNotInIndex(let p, let t, _): (file, tensor) = (p, t)
             }
+        case let e as ModelSurgeryError:
+            (message, file, tensor) = (Self.withFlags(e), e.file, e.tensor)
         case let e as LocatedError:
             (message, file, tensor) = (e.description, e.file, e.tensor)
         case let e as CocoaError:
@@ -47,6 +50,22 @@ struct FailureReport {
             message = Self.describe(error as NSError)
         }
         message = terminalSafe(message, keepNewlines: false)
+    }
+
+    /// The job's parameter names as the flags that set them.
+    static let flags = ["rank": "--rank", "lambda": "--lambda", "weights": "--weights", "fisher floor": "--fisher-floor",
+                        "nondiag alpha": "--nondiag-alpha", "omega": "--omega", "base": "--base", "fisher": "--fisher", "gram": "--gram"]
+
+    static func withFlags(_ error: ModelSurgeryError) -> String {
+        switch error {
+        case .invalidParameter(let parameter, let value, let expected):
+            return "\(flags[parameter] ?? parameter) must be \(expected), got \(value)"
+        case .rankTooLarge(let layer, let shape, let rank, let maximum, let requirement):
+            return "layer '\(layer)' (\(shape.map(String.init).joined(separator: "x"))) allows a rank of at most \(maximum)\(requirement.map { " (\($0))" } ?? ""), "
+                + "--rank is \(rank); lower --rank or --exclude the layer"
+        default:
+            return error.description
+        }
     }
 
     /// Foundation's file errors as `cannot write PATH: OS reason`, never the

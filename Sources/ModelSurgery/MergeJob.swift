@@ -3,30 +3,85 @@ import LinearAlgebra
 import Merging
 import WeightFiles
 
-/// Streams a merge tensor by tensor over any number of models: memory is about
-/// one tensor per model. Fisher merging with normalisation first accumulates
-/// each model's whole-Fisher norm in a pass over the Fisher files.
-struct MergeJob {
-    enum Method: String, CaseIterable { case linear, taskArithmetic = "task-arithmetic", fisher, regmean }
+/// What `MergeJob` reports.
+public struct MergeReport: Codable, Sendable {
+    public var output: String
+    public var files: [String]
+    public var method: String
+    public var models: Int
+    public var tensors: Int
+    public var bytes: Int
+    /// Tensors where RegMean's summed Gram was singular (minimum-norm least squares used).
+    public var regmeanLeastSquares: [String]
+    /// Layers relaxed towards the base by AIM.
+    public var aimLayers: Int
+    /// Each model's whole-Fisher norm (Fisher merging with normalisation), else nil.
+    public var fisherNorms: [Double]?
+    /// Per tensor, values beyond the output dtype's range written as ±∞.
+    public var overflows: [String: Int]
+    public var seconds: Double
 
-    var method: Method
-    var models: [Checkpoint]
-    var base: Checkpoint?
-    var weights: [Double]?
-    var normalize = true
-    var lambda = 1.0
-    var fishers: [Checkpoint] = []
-    var fisherFloor = 1e-6
-    var floorAll = false
-    var grams: [CalibrationFile] = []
-    var nonDiagonalAlpha = 1.0
-    var aim: CalibrationFile?
-    var omega = 0.4
-    var dtype: DType?
-    var output: URL
-    var maxShardSize: Int? = nil
-    /// Files besides the models that must not be overwritten (the YAML config).
-    var extraInputs: [URL] = []
+    enum CodingKeys: String, CodingKey {
+        case output, files, method, models, tensors, bytes, overflows, seconds
+        case regmeanLeastSquares = "regmean_least_squares", aimLayers = "aim_layers", fisherNorms = "fisher_norms"
+    }
+}
+
+/// A merge of any number of models with the same tensors, streamed tensor by
+/// tensor (memory is about one tensor per model), written as a model file
+/// (or shards). Linear and task arithmetic merge every floating tensor;
+/// Fisher weighs each parameter by its Fisher (with normalisation, first a
+/// pass over the Fisher files for each model's norm); RegMean solves per
+/// linear layer with the models' per-token Grams (other tensors: the
+/// weighted mean); AIM optionally relaxes each merged layer towards the base
+/// by the base's activation magnitudes. Integer tensors are copied from the
+/// first model. A merged tensor that overflows is an error naming it.
+public struct MergeJob {
+    public enum Method: String, CaseIterable, Sendable { case linear, taskArithmetic = "task-arithmetic", fisher, regmean }
+
+    public var method: Method
+    public var models: [Checkpoint]
+    public var base: Checkpoint?
+    /// One per model (default: equal).
+    public var weights: [Double]?
+    public var normalize = true
+    /// Task arithmetic's scale λ.
+    public var lambda = 1.0
+    public var fishers: [Checkpoint] = []
+    public var fisherFloor = 1e-6
+    public var floorAll = false
+    public var grams: [CalibrationFile] = []
+    public var nonDiagonalAlpha = 1.0
+    public var aim: CalibrationFile?
+    public var omega = 0.4
+    /// Stored dtype of floating tensors (default: the input's).
+    public var dtype: DType?
+    public var output: URL
+    public var maxShardSize: Int? = nil
+    /// Files besides the models that must not be overwritten (a YAML config).
+    public var extraInputs: [URL] = []
+
+    public init(method: Method, models: [Checkpoint], base: Checkpoint? = nil, weights: [Double]? = nil, normalize: Bool = true,
+                lambda: Double = 1, fishers: [Checkpoint] = [], fisherFloor: Double = 1e-6, floorAll: Bool = false,
+                grams: [CalibrationFile] = [], nonDiagonalAlpha: Double = 1, aim: CalibrationFile? = nil, omega: Double = 0.4,
+                dtype: DType? = nil, output: URL, maxShardSize: Int? = nil) {
+        self.method = method
+        self.models = models
+        self.base = base
+        self.weights = weights
+        self.normalize = normalize
+        self.lambda = lambda
+        self.fishers = fishers
+        self.fisherFloor = fisherFloor
+        self.floorAll = floorAll
+        self.grams = grams
+        self.nonDiagonalAlpha = nonDiagonalAlpha
+        self.aim = aim
+        self.omega = omega
+        self.dtype = dtype
+        self.output = output
+        self.maxShardSize = maxShardSize
+    }
 
     /// Whether the method divides by the sum of the weights.
     var normalisesWeights: Bool {
@@ -37,23 +92,32 @@ struct MergeJob {
         }
     }
 
-    func validate() throws {
+    /// Checks counts, parameters and that every model (and the base, Fisher
+    /// and Gram files) matches the first model's tensors.
+    public func validate() throws {
         let minimum = method == .taskArithmetic ? 1 : 2
         guard models.count >= minimum else {
             throw MergingError.tooFewModels(models.count)
         }
         if let weights, weights.count != models.count { throw MergingError.weightCount(expected: models.count, got: weights.count) }
         if let weights {
-            guard weights.allSatisfy(\.isFinite) else { throw CLIError("the merge weights must be finite numbers, got \(weights)") }
+            guard weights.allSatisfy(\.isFinite) else {
+                throw ModelSurgeryError.invalidParameter(parameter: "weights", value: "\(weights)", expected: "finite numbers")
+            }
             if normalisesWeights && weights.reduce(0, +) == 0 {
-                throw CLIError("the merge weights \(weights) sum to zero; \(method.rawValue) normalises by their sum (give weights that do not cancel out)")
+                throw ModelSurgeryError.invalidParameter(parameter: "weights", value: "\(weights)",
+                                                         expected: "weights that do not sum to zero (\(method.rawValue) normalises by their sum)")
             }
         }
         for (name, value) in [("lambda", lambda), ("fisher floor", fisherFloor), ("nondiag alpha", nonDiagonalAlpha), ("omega", omega)] where !value.isFinite {
-            throw CLIError("the \(name) must be finite, got \(value)")
+            throw ModelSurgeryError.invalidParameter(parameter: name, value: "\(value)", expected: "finite")
         }
-        if method == .taskArithmetic && base == nil { throw CLIError("task-arithmetic needs --base (the model the task vectors start from)") }
-        if aim != nil && base == nil { throw CLIError("--aim relaxes towards the base model: give --base") }
+        if method == .taskArithmetic && base == nil {
+            throw ModelSurgeryError.invalidParameter(parameter: "base", value: "none", expected: "given for task arithmetic (the model the task vectors start from)")
+        }
+        if aim != nil && base == nil {
+            throw ModelSurgeryError.invalidParameter(parameter: "base", value: "none", expected: "given with AIM (it relaxes towards the base model)")
+        }
         // Same tensor names, shapes and dtypes everywhere.
         let reference = models[0]
         for (i, other) in (models + (base.map { [$0] } ?? [])).enumerated().dropFirst() {
@@ -68,24 +132,28 @@ struct MergeJob {
             }
             if !differences.isEmpty {
                 let label = i < models.count ? "model \(i + 1) (\(other.url.path))" : "the base model (\(other.url.path))"
-                throw CLIError("\(label) differs from model 1 (\(reference.url.path)): " + differences.prefix(5).joined(separator: "; "))
+                throw ModelSurgeryError.modelsDiffer(detail: "\(label) differs from model 1 (\(reference.url.path)): " + differences.prefix(5).joined(separator: "; "))
             }
         }
         if method == .fisher {
-            guard fishers.count == models.count else { throw CLIError("fisher merging needs one --fisher file per model: \(models.count) models, \(fishers.count) Fisher files") }
+            guard fishers.count == models.count else {
+                throw ModelSurgeryError.invalidParameter(parameter: "fisher", value: "\(fishers.count) files", expected: "one Fisher file per model (\(models.count))")
+            }
             for (i, f) in fishers.enumerated() {
                 for name in reference.tensorNames where reference[name]!.dtype.isFloatingPoint {
-                    guard let info = f[name] else { throw CLIError("\(f.url.path) (Fisher of model \(i + 1)) has no entry for '\(name)'") }
-                    guard info.shape == reference[name]!.shape else { throw CLIError("\(f.url.path): Fisher '\(name)' is \(info.shape), the parameter is \(reference[name]!.shape)") }
+                    guard let info = f[name] else { throw ModelSurgeryError.missingTensor(tensor: name, file: f.url.path, other: "model \(i + 1), \(models[i].url.path)") }
+                    guard info.shape == reference[name]!.shape else {
+                        throw ModelSurgeryError.shapeMismatch(tensor: name, detail: "the Fisher in \(f.url.path) is \(info.shape), the parameter is \(reference[name]!.shape)")
+                    }
                 }
             }
         }
         if method == .regmean && grams.count != models.count {
-            throw CLIError("regmean needs one --gram file per model: \(models.count) models, \(grams.count) Gram files")
+            throw ModelSurgeryError.invalidParameter(parameter: "gram", value: "\(grams.count) files", expected: "one Gram file per model (\(models.count))")
         }
     }
 
-    func run(console: Console) throws -> [String: Any] {
+    public func run(observer: JobObserver = { _ in }) throws -> MergeReport {
         try validate()
         let start = ContinuousClock.now
         let reference = models[0]
@@ -105,7 +173,7 @@ struct MergeJob {
                 }
             }
             norms = accumulator.norms
-            console.detail("Fisher norms: " + norms!.map { String(format: "%.4g", $0) }.joined(separator: ", "))
+            observer(.note("Fisher norms: " + norms!.map { String(format: "%.4g", $0) }.joined(separator: ", ")))
         }
         let inputs = extraInputs + models.flatMap(\.inputURLs) + (base?.inputURLs ?? []) + fishers.flatMap(\.inputURLs)
             + grams.flatMap(\.checkpoint.inputURLs) + (aim?.checkpoint.inputURLs ?? [])
@@ -121,9 +189,7 @@ struct MergeJob {
             let info = reference[name]!
             let tensorStart = ContinuousClock.now
             func progress() {
-                console.step(index, of: names.count, name: name,
-                             String(format: "[%3d/%d] %@  %@  %.2f s", index + 1, names.count, name,
-                                    info.shape.map(String.init).joined(separator: "x"), secondsSince(tensorStart)))
+                observer(.layer(index: index, count: names.count, LayerReport(layer: name, shape: info.shape, seconds: secondsSince(tensorStart))))
             }
             guard info.dtype.isFloatingPoint else {
                 try writer.add(copying: name, from: reference)
@@ -149,7 +215,7 @@ struct MergeJob {
                     let matrices = arrays.map { Matrix(rows: info.shape[0], columns: info.shape[1], elements: $0) }
                     let perToken = statistics.map { s in (1 / s!.tokens) * s!.gram }
                     let result = try RegMean(weights: weights, nonDiagonalAlpha: nonDiagonalAlpha).merge(matrices, grams: perToken, name: name)
-                    if result.usedLeastSquares { regmeanFallbacks.append(name) ; console.warning("\(name): the summed Gram matrix is singular; used the minimum-norm least-squares solution") }
+                    if result.usedLeastSquares { regmeanFallbacks.append(name) ; observer(.warning("\(name): the summed Gram matrix is singular; used the minimum-norm least-squares solution")) }
                     merged = result.weight.elements
                 } else {
                     merged = try LinearMerge(weights: weights, normalize: true).merge(arrays, name: name)
@@ -163,17 +229,15 @@ struct MergeJob {
             }
             // An overflow (λ = 1e300, huge weights) is an error, not a file of infinities.
             guard ValueScan(merged).allFinite else {
-                throw CLIError("tensor '\(name)': the merged values overflow to NaN or infinity (check the weights and λ); nothing written")
+                throw ModelSurgeryError.nonFinite(tensor: name, file: nil, what: "the merged tensor (the weights and λ make it overflow)")
             }
             try writer.add(name: name, shape: info.shape, array: merged, dtype: dtype ?? info.dtype)
             progress()
         }
         try writer.finish()
-        warnAboutOverflows(writer, console: console)
-        let size = writer.writtenFiles.compactMap { (try? FileManager.default.attributesOfItem(atPath: $0.path)[.size]) as? Int }.reduce(0, +)
-        console.progress(String(format: "wrote %@: %@ merge of %d models, %d tensors, %@%@; %.1f s", output.path, method.rawValue, models.count, names.count,
-                                formatBytes(size), relaxed > 0 ? ", AIM on \(relaxed) layers" : "", secondsSince(start)))
-        return ["output": output.path, "method": method.rawValue, "models": models.count, "tensors": names.count, "bytes": size,
-                "regmean_least_squares": regmeanFallbacks, "aim_layers": relaxed, "fisher_norms": norms as Any? ?? NSNull()]
+        let written = finishReport(writer, output: output, tensors: names.count, layers: [], start: start, observer: observer)
+        return MergeReport(output: output.path, files: written.files, method: method.rawValue, models: models.count, tensors: names.count,
+                           bytes: written.bytes, regmeanLeastSquares: regmeanFallbacks, aimLayers: relaxed, fisherNorms: norms,
+                           overflows: written.overflows, seconds: secondsSince(start))
     }
 }
