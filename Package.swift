@@ -50,6 +50,8 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
         .target(name: "GEMMKernels", swiftSettings: [kernelOptimisation]),
+        // copy_file_range and mallopt, which Swift's Glibc module does not declare.
+        .target(name: "CSystem"),
         .target(
             name: "LinearAlgebra",
             dependencies: [.target(name: "CBLAS", condition: openBLAS), "GEMMKernels"]
@@ -58,7 +60,7 @@ let package = Package(
         ),
         .target(
             name: "WeightFiles",
-            dependencies: ["LinearAlgebra"]
+            dependencies: ["LinearAlgebra", "CSystem"]
         ),
         .target(
             name: "Compression",
@@ -96,6 +98,7 @@ let package = Package(
                 "Merging",
                 "KernelRegression",
                 "ModelSurgery",
+                "CSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]

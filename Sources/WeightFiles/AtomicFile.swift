@@ -1,3 +1,4 @@
+import CSystem
 import Foundation
 
 #if canImport(Glibc)
@@ -66,11 +67,11 @@ final class AtomicFile {
         guard input >= 0 else { throw SafetensorsError(file: source.path, rule: .cannotOpen(String(cString: strerror(errno)))) }
         defer { close(input) }
         var done = 0
-        if inKernel, let copyFileRange {
+        if inKernel {
             var from = Int64(sourceOffset), to = Int64(offset ?? 0)
             while done < count {
-                let n = offset == nil ? copyFileRange(input, &from, descriptor, nil, count - done, 0)
-                                      : copyFileRange(input, &from, descriptor, &to, count - done, 0)
+                let n = offset == nil ? rankwise_copy_file_range(input, &from, descriptor, nil, count - done, 0)
+                                      : rankwise_copy_file_range(input, &from, descriptor, &to, count - done, 0)
                 if n > 0 { done += n; continue }
                 if n < 0 && errno == EINTR { continue }
                 break   // not supported here (another file system, an old kernel): the buffer does the rest
@@ -121,13 +122,6 @@ final class AtomicFile {
 
     deinit { discard() }
 }
-
-/// copy_file_range(2), looked up at run time: Glibc's module does not
-/// declare it (it needs _GNU_SOURCE). Nil where the C library lacks it.
-private let copyFileRange: (@convention(c) (Int32, UnsafeMutablePointer<Int64>?, Int32, UnsafeMutablePointer<Int64>?, Int, UInt32) -> Int)? = {
-    guard let symbol = dlsym(nil, "copy_file_range") else { return nil }
-    return unsafeBitCast(symbol, to: (@convention(c) (Int32, UnsafeMutablePointer<Int64>?, Int32, UnsafeMutablePointer<Int64>?, Int, UInt32) -> Int).self)
-}()
 
 /// True when both URLs name the same existing file (or the same path).
 func sameFile(_ a: URL, _ b: URL) -> Bool {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSystem
 import LinearAlgebra
 
 #if canImport(Glibc)
@@ -13,16 +14,8 @@ import Glibc
 /// block from the heap and never trimming it lets a freed tensor's memory be
 /// reused for the next one; peak memory is unchanged in practice (the heap
 /// holds what the largest step needs).
-/// (`mallopt` is declared in malloc.h, which the Glibc module does not import,
-/// hence the lookup; M_TRIM_THRESHOLD is −1 and M_MMAP_MAX −4 there.)
 private func keepLargeBuffersInTheHeap() {
-    #if canImport(Glibc)
-    typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-    guard let symbol = dlsym(nil, "mallopt") else { return }
-    let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
-    _ = mallopt(-4, 0)              // M_MMAP_MAX: no block from its own mmap
-    _ = mallopt(-1, Int32.max)      // M_TRIM_THRESHOLD: never give the heap's top back
-    #endif
+    _ = rankwise_keep_heap(0, Int32.max)   // M_MMAP_MAX 0: no block from its own mmap; never trim the heap's top
 }
 
 @main
