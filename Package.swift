@@ -117,7 +117,7 @@ let package = Package(
         .testTarget(name: "WeightFilesTests", dependencies: ["WeightFiles"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression"]),
         .testTarget(name: "LowRankTests", dependencies: ["LowRank"]),
-        .testTarget(name: "ModelSurgeryTests", dependencies: ["ModelSurgery", "WeightFiles"]),
+        .testTarget(name: "ModelSurgeryTests", dependencies: ["ModelSurgery", "WeightFiles", "LowRank", "Compression"]),
         .testTarget(name: "MergingTests", dependencies: ["Merging"]),
         .testTarget(name: "CLITests", dependencies: ["rankwise", "WeightFiles", "LowRank"]),
         .testTarget(
