@@ -1,4 +1,5 @@
 import ArgumentParser
+import Compression
 import Foundation
 import LinearAlgebra
 import LowRank

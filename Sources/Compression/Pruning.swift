@@ -15,19 +15,19 @@ public enum Pruning: Sendable, Equatable {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func prune<T: Scalar>(_ w: Matrix<T>) throws -> Matrix<T> {
-        guard w.isFinite else { throw LowRankError.nonFiniteWeights(what: "the weight") }
+        guard w.isFinite else { throw CompressionError.nonFiniteWeights }
         switch self {
         case .nOfM(let n, let m):
-            guard m >= 1, n >= 0, n <= m else { throw LowRankError.invalidParameter("--pattern N:M needs 0 ≤ N ≤ M and M ≥ 1, got \(n):\(m)") }
+            guard m >= 1, n >= 0, n <= m else { throw CompressionError.invalidParameter(parameter: .pattern, value: "\(n):\(m)", expected: "N:M with 0 ≤ N ≤ M and M ≥ 1") }
             guard w.columns % m == 0 else {
-                throw LowRankError.invalidParameter("N:M pruning with M = \(m) needs the input size \(w.columns) to be a multiple of \(m)")
+                throw CompressionError.inputsNotMultipleOfM(inputs: w.columns, m: m)
             }
             return pruneNOfM(w, keep: n, of: m)
         case .unstructured(let sparsity, let norms):
-            guard (0...1).contains(sparsity) else { throw LowRankError.invalidParameter("--sparsity must be in [0, 1], got \(sparsity)") }
+            guard (0...1).contains(sparsity) else { throw CompressionError.invalidParameter(parameter: .sparsity, value: "\(sparsity)", expected: "in [0, 1]") }
             if let norms {
                 guard norms.count == w.columns else {
-                    throw LowRankError.shapeMismatch("\(norms.count) input norms for a layer with \(w.columns) inputs")
+                    throw CompressionError.inputNormCount(norms: norms.count, inputs: w.columns)
                 }
                 return pruneRows(w, sparsity: sparsity) { i, j in w[i, j].doubleValue.magnitude * norms[j] }
             }

@@ -25,8 +25,12 @@ public struct RoundToNearest: Sendable, Equatable {
     }
 
     func validate() throws {
-        guard (2...8).contains(bits) else { throw LowRankError.invalidParameter("--bits must be between 2 and 8, got \(bits)") }
-        if let groupSize, groupSize < 1 { throw LowRankError.invalidParameter("--group-size must be positive, got \(groupSize)") }
+        guard (2...8).contains(bits) else {
+            throw CompressionError.invalidParameter(parameter: .bits, value: "\(bits)", expected: "between 2 and 8")
+        }
+        if let groupSize, groupSize < 1 {
+            throw CompressionError.invalidParameter(parameter: .groupSize, value: "\(groupSize)", expected: "positive")
+        }
     }
 
     /// Ŵ, the dequantised weights (same shape).
@@ -34,7 +38,7 @@ public struct RoundToNearest: Sendable, Equatable {
     @_specialize(where T == Double)
     public func quantize<T: Scalar>(_ w: Matrix<T>) throws -> Matrix<T> {
         try validate()
-        guard w.isFinite else { throw LowRankError.nonFiniteWeights(what: "the weight") }
+        guard w.isFinite else { throw CompressionError.nonFiniteWeights }
         let levels = Double((1 << bits) - 1)
         let group = Swift.min(groupSize ?? w.columns, Swift.max(w.columns, 1))
         var out = w

@@ -1,4 +1,6 @@
+import Compression
 import LinearAlgebra
+import LowRank
 
 /// The experiment behind `rankwise demo`: quantise every layer of a
 /// `SyntheticModel` to `bits` with RTN, then compensate with plain SVD and

@@ -1,1 +1,0 @@
-// Whole-model jobs; see README.md.
