@@ -108,7 +108,7 @@ public struct EoRA: Sendable, Equatable {
         var qRoot = eig.vectors
         qRoot.scaleColumns(by: eig.values.map { Swift.max($0, 0).squareRoot() })
         var deltaPrime = delta * qRoot.converted(to: T.self)
-        let deltaEnergy = squaredNorm(deltaPrime)
+        let deltaEnergy = deltaPrime.withUnsafeBufferPointer(Matrix<T>.sumOfSquares)
         var droppedEnergy = 0.0
         if dropped > 0 {
             deltaPrime.withUnsafeMutableBufferPointer { p in
@@ -120,9 +120,9 @@ public struct EoRA: Sendable, Equatable {
                 }
             }
         }
-        let (svd, tail) = try leadingTriplets(of: deltaPrime, total: deltaEnergy - droppedEnergy)
-        let residual = tail + droppedEnergy
-        var factors = splitSquareRoot(svd)
+        let truncation = try svd.truncation(of: deltaPrime, totalEnergy: deltaEnergy - droppedEnergy)
+        let residual = truncation.residualEnergy + droppedEnergy
+        var factors = truncation.factors
         // A = Σ^{1/2} Vᵀ Λ^{-1/2} Qᵀ, formed in Double.
         var scaledVt = factors.a.converted(to: Double.self)
         scaledVt.scaleColumns(by: zip(eig.values, kept).map { $1 ? 1 / $0.squareRoot() : 0 })
@@ -138,8 +138,12 @@ public struct EoRA: Sendable, Equatable {
         let l = try c.addingToDiagonal(shift).cholesky()
         let deltaPrime = delta * l.converted(to: T.self)
         // ‖ΔW L‖² = tr(ΔW (C + δI) ΔWᵀ): remove the shift to get ‖ΔW X‖².
-        let deltaEnergy = Swift.max(0, squaredNorm(deltaPrime) - shift * squaredNorm(delta))
-        let (svd, _) = try leadingTriplets(of: deltaPrime, total: deltaEnergy)
+        let deltaEnergy = Swift.max(0, deltaPrime.withUnsafeBufferPointer(Matrix<T>.sumOfSquares)
+                                           - shift * delta.withUnsafeBufferPointer(Matrix<T>.sumOfSquares))
+        // The truncation's own residual is ‖ΔW L − U_rΣ_rV_rᵀ‖², measured with
+        // C + δI and for the √Σ split; the factors below differ (A from ΔW),
+        // so the residual is measured on them under C itself.
+        let svd = try self.svd.truncation(of: deltaPrime, totalEnergy: deltaEnergy).triplets
         // A = Σ^{1/2} Vᵀ L⁻¹ = Σ^{-1/2} Uᵀ ΔW, because ΔW L = U Σ Vᵀ gives
         // Vᵀ = Σ⁻¹ Uᵀ ΔW L (for the exact SVD, and for the randomized one,
         // whose U Σ Vᵀ is the projection U Uᵀ ΔW L). One r×out×in GEMM instead
@@ -158,23 +162,9 @@ public struct EoRA: Sendable, Equatable {
                             notes: ["C + δI with δ = \(shift)"])
     }
 
-    /// The leading triplets of ΔW′ (by the configured rank selection) and the
-    /// energy they leave, ‖ΔW′ − U_rΣ_rV_rᵀ‖²_F. With the exact SVD the tail
-    /// Σ_{i>r} σᵢ² is summed directly (no cancellation); a randomized SVD is an
-    /// orthogonal projection, so its residual is total − Σ_{i≤r} σᵢ².
-    private func leadingTriplets<T: Scalar>(of m: Matrix<T>, total: Double) throws -> (svd: SVD<T>, residual: Double) {
-        let cap = rank.cap(out: m.rows, in: m.columns)
-        let full = method == .exact ? try m.svd() : try method.leading(cap, of: m)
-        var r = Swift.min(cap, full.rank)
-        if case .energy(let fraction, _) = rank {
-            r = energyRank(Array(full.singularValues.prefix(r)), total: total, fraction: fraction)
-        }
-        let squares = full.singularValues.map { $0.doubleValue * $0.doubleValue }
-        let residual = method == .exact
-            ? squares.dropFirst(r).reduce(0, +)
-            : Swift.max(0, total - squares.prefix(r).reduce(0, +))
-        return (full.truncated(to: r), residual)
-    }
+    /// The truncated SVD of the whitened difference ΔW′, with this EoRA's
+    /// rank selection and SVD method.
+    var svd: TruncatedSVD { TruncatedSVD(rank: rank, method: method) }
 }
 
 /// The result of a compensation: the factors and what it took.
@@ -232,9 +222,8 @@ public struct SVDCompensation: Sendable, Equatable {
 
     public func compensate<T: Scalar>(delta: Matrix<T>) throws -> Compensation<T> {
         guard delta.isFinite else { throw LowRankError.nonFiniteWeights(what: "the weight difference") }
-        let factors = try svd.factorize(delta)
-        let base = squaredNorm(delta)
-        let error = LowRankMetrics.relativeFrobeniusError(delta: delta, factors: factors)
-        return Compensation(factors: factors, path: .plainSVD, deltaEnergy: base, residualEnergy: error * error * base)
+        let truncation = try svd.truncation(of: delta)
+        return Compensation(factors: truncation.factors, path: .plainSVD,
+                            deltaEnergy: truncation.totalEnergy, residualEnergy: truncation.residualEnergy)
     }
 }
