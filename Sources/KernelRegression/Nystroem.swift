@@ -45,8 +45,8 @@ public struct Nystroem: Sendable, Equatable {
     /// Chooses landmarks from X `[n, d]` and builds the map. m > n is clamped
     /// to n with a warning.
     public func fit<T: Scalar>(_ x: Matrix<T>) throws -> FeatureMap<T> {
-        guard components >= 1 else { throw KernelRegressionError.invalidParameter("the number of Nyström components must be ≥ 1") }
-        guard x.rows > 0 else { throw KernelRegressionError.shapeMismatch("no samples") }
+        guard components >= 1 else { throw KernelRegressionError.invalidParameter(parameter: .components, value: "\(components)", expected: "at least 1") }
+        guard x.rows > 0 else { throw KernelRegressionError.noSamples }
         guard x.isFinite else { throw KernelRegressionError.nonFiniteData("the training inputs") }
         var warnings: [String] = []
         var m = components
@@ -63,7 +63,7 @@ public struct Nystroem: Sendable, Equatable {
         let landmarks = Matrix<T>(rows: m, columns: x.columns) { i, j in x[chosen[i], j] }
         let resolved = kernel.resolved(features: x.columns)
         let kmm = resolved.gram(landmarks).converted(to: Double.self)
-        guard kmm.isFinite else { throw KernelRegressionError.nonFiniteData("the kernel matrix (its values overflow: check gamma, degree and coef0)") }
+        guard kmm.isFinite else { throw KernelRegressionError.kernelOverflow }
         let svd = try kmm.svd()
         var scaledU = svd.u
         scaledU.scaleColumns(by: svd.singularValues.map { 1 / Swift.max($0, 1e-12).squareRoot() })
@@ -104,14 +104,16 @@ public struct NystroemRidge: Sendable, Equatable {
 
         public func predict(_ x: Matrix<Element>) throws -> Matrix<Element> {
             guard x.columns == featureMap.landmarks.columns else {
-                throw KernelRegressionError.shapeMismatch("the model was fitted on \(featureMap.landmarks.columns) features, the data has \(x.columns)")
+                throw KernelRegressionError.featureCountMismatch(operand: "the inputs to predict", features: x.columns, expected: featureMap.landmarks.columns)
             }
             let m = featureMap.landmarks.rows
             guard featureMap.normalization.rows == m, featureMap.normalization.columns == m else {
-                throw KernelRegressionError.shapeMismatch("the normalization is \(featureMap.normalization.rows)×\(featureMap.normalization.columns), expected \(m)×\(m) for \(m) landmarks")
+                throw KernelRegressionError.inconsistentModel(part: "the Nyström normalization", shape: [featureMap.normalization.rows, featureMap.normalization.columns],
+                                                           expected: [m, m])
             }
             guard coefficients.rows == m else {
-                throw KernelRegressionError.shapeMismatch("the coefficients have \(coefficients.rows) rows, expected \(m) (one per landmark)")
+                throw KernelRegressionError.inconsistentModel(part: "the coefficients (one row per landmark)", shape: [coefficients.rows, coefficients.columns],
+                                                           expected: [m, 0])
             }
             guard x.isFinite else { throw KernelRegressionError.nonFiniteData("the inputs to predict") }
             // Φ(x) w = K(x, L) (N w): n·m·t flops instead of n·m², in row

@@ -58,7 +58,8 @@ public struct EoRA: Sendable, Equatable {
     /// Compensation for `compressed` ≈ `original` under covariance C (in×in).
     public func compensate<T: Scalar>(original: Matrix<T>, compressed: Matrix<T>, covariance: Matrix<Double>) throws -> Compensation<T> {
         guard original.rows == compressed.rows && original.columns == compressed.columns else {
-            throw LowRankError.shapeMismatch("original is \(original.rows)×\(original.columns), compressed is \(compressed.rows)×\(compressed.columns)")
+            throw LowRankError.shapeMismatch(operand: "the compressed weight", shape: [compressed.rows, compressed.columns],
+                                             expected: [original.rows, original.columns])
         }
         return try compensate(delta: original - compressed, covariance: covariance)
     }
@@ -66,7 +67,7 @@ public struct EoRA: Sendable, Equatable {
     /// Compensation of an update ΔW (out×in) under covariance C (in×in).
     public func compensate<T: Scalar>(delta: Matrix<T>, covariance c: Matrix<Double>) throws -> Compensation<T> {
         guard c.isSquare && c.rows == delta.columns else {
-            throw LowRankError.shapeMismatch("the covariance is \(c.rows)×\(c.columns) but the layer has \(delta.columns) inputs")
+            throw LowRankError.shapeMismatch(operand: "the covariance", shape: [c.rows, c.columns], expected: [delta.columns, delta.columns])
         }
         guard delta.isFinite else { throw LowRankError.nonFiniteWeights(what: "the weight difference") }
         guard c.isFinite else { throw LowRankError.nonFiniteCovariance }
@@ -215,7 +216,8 @@ public struct SVDCompensation: Sendable, Equatable {
 
     public func compensate<T: Scalar>(original: Matrix<T>, compressed: Matrix<T>) throws -> Compensation<T> {
         guard original.rows == compressed.rows && original.columns == compressed.columns else {
-            throw LowRankError.shapeMismatch("original is \(original.rows)×\(original.columns), compressed is \(compressed.rows)×\(compressed.columns)")
+            throw LowRankError.shapeMismatch(operand: "the compressed weight", shape: [compressed.rows, compressed.columns],
+                                             expected: [original.rows, original.columns])
         }
         return try compensate(delta: original - compressed)
     }

@@ -73,9 +73,9 @@ public struct LoRAGA: Sendable, Equatable {
     public func initialize<T: Scalar>(weight: Matrix<T>, gradient: Matrix<T>) throws -> Initialization<T> {
         let (out, inFeatures) = (weight.rows, weight.columns)
         guard gradient.rows == out && gradient.columns == inFeatures else {
-            throw LowRankError.shapeMismatch("the gradient is \(gradient.rows)×\(gradient.columns), the weight \(out)×\(inFeatures)")
+            throw LowRankError.shapeMismatch(operand: "the gradient", shape: [gradient.rows, gradient.columns], expected: [out, inFeatures])
         }
-        guard rank >= 1 else { throw LowRankError.invalidParameter("LoRA-GA rank must be at least 1, got \(rank)") }
+        guard rank >= 1 else { throw LowRankError.invalidParameter(parameter: .rank, value: "\(rank)", expected: "at least 1") }
         guard 2 * rank <= Swift.min(out, inFeatures) else {
             throw LowRankError.rankTooLarge(rank: rank, out: out, in: inFeatures,
                                             needed: "LoRA-GA uses 2r = \(2 * rank) singular directions, more than min(out, in) = \(Swift.min(out, inFeatures))")

@@ -15,7 +15,7 @@ public struct AIM: Sendable, Equatable {
     /// The relaxed weight for a linear layer `[out, in]` with per-input
     /// activation magnitudes `absMean` (length in).
     public func relax<T: Scalar>(merged: Matrix<T>, base: Matrix<T>, absMean: [Double], name: String = "tensor") throws -> Matrix<T> {
-        guard (0...1).contains(omega) else { throw MergingError.invalidParameter("--omega must be in [0, 1], got \(omega)") }
+        guard (0...1).contains(omega) else { throw MergingError.invalidParameter(parameter: .omega, value: "\(omega)", expected: "in [0, 1]") }
         guard merged.rows == base.rows && merged.columns == base.columns else {
             throw MergingError.sizeMismatch(tensor: name, detail: "merged is \(merged.rows)×\(merged.columns), base is \(base.rows)×\(base.columns)")
         }

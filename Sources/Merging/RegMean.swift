@@ -31,7 +31,7 @@ public struct RegMean: Sendable, Equatable {
     /// Merges one linear layer. `grams` are the per-token Gram matrices (in×in, Double).
     public func merge<T: Scalar>(_ weights: [Matrix<T>], grams: [Matrix<Double>], name: String = "tensor") throws -> Result<T> {
         guard (0...1).contains(nonDiagonalAlpha) else {
-            throw MergingError.invalidParameter("--nondiag-alpha must be in [0, 1], got \(nonDiagonalAlpha)")
+            throw MergingError.invalidParameter(parameter: .nonDiagonalAlpha, value: "\(nonDiagonalAlpha)", expected: "in [0, 1]")
         }
         let w = try resolvedWeights(self.weights, models: weights.count)
         guard grams.count == weights.count else {

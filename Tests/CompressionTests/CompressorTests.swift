@@ -46,6 +46,15 @@ struct CompressorTests {
         #expect(throws: CompressionError.self) { try RoundToNearest(bits: 1).quantize(w) }
         #expect(throws: CompressionError.self) { try RoundToNearest(bits: 9).quantize(w) }
         #expect(throws: CompressionError.self) { try RoundToNearest(bits: 4, groupSize: 0).quantize(w) }
+        // The error carries the parameter and names it in words, not a command-line flag.
+        #expect(throws: CompressionError.invalidParameter(parameter: .bits, value: "9", expected: "between 2 and 8")) {
+            try RoundToNearest(bits: 9).quantize(w)
+        }
+        #expect(CompressionError.invalidParameter(parameter: .bits, value: "9", expected: "between 2 and 8").description
+                == "bits must be between 2 and 8, got 9")
+        #expect(throws: CompressionError.invalidParameter(parameter: .groupSize, value: "0", expected: "positive")) {
+            try RoundToNearest(bits: 4, groupSize: 0).quantize(w)
+        }
     }
 
     @Test("2:4 keeps the two largest of every four")
@@ -57,6 +66,7 @@ struct CompressorTests {
         for i in 0..<32 { for g in 0..<16 { #expect((0..<4).filter { big[i, g * 4 + $0] != 0 }.count == 2) } }
         #expect(throws: CompressionError.self) { try Pruning.nOfM(n: 2, m: 4).prune(Matrix<Float>.zeros(rows: 2, columns: 6)) }
         #expect(throws: CompressionError.self) { try Pruning.nOfM(n: 5, m: 4).prune(w) }
+        #expect(throws: CompressionError.inputsNotMultipleOfM(inputs: 6, m: 4)) { try Pruning.nOfM(n: 2, m: 4).prune(Matrix<Float>.zeros(rows: 2, columns: 6)) }
     }
 
     @Test("unstructured magnitude and Wanda")
