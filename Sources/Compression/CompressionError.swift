@@ -28,6 +28,7 @@ public enum CompressionError: Error, Equatable, Sendable, CustomStringConvertibl
     /// Wanda pruning got `norms` input norms for a layer with `inputs` inputs.
     case inputNormCount(norms: Int, inputs: Int)
 
+    /// One line naming the place and the cause, without command-line flags.
     public var description: String {
         switch self {
         case .invalidParameter(let parameter, let value, let expected):

@@ -1,6 +1,7 @@
 import LinearAlgebra
 
-/// Weight pruning: zero a fraction of the weights of a linear layer.
+/// Weight pruning: zero a fraction of the weights of a linear layer
+/// W `[out, in]`; the kept weights are unchanged.
 public enum Pruning: Sendable, Equatable {
     /// N:M semi-structured magnitude pruning: in each run of M consecutive
     /// input weights of a row, keep the N of largest |w| (ties: the lower
@@ -11,7 +12,18 @@ public enum Pruning: Sendable, Equatable {
     /// output row when `inputNorms` (‖x_j‖₂ = √C_jj) are given.
     case unstructured(sparsity: Double, inputNorms: [Double]?)
 
-    /// The pruned weights (same shape).
+    /// The pruned weights: W `[out, in]` with the selected entries set to 0
+    /// (same shape and scalar type).
+    ///
+    /// Cost: N:M, O(out·in·log M); unstructured magnitude, one sort of all
+    /// out·in weights, O(out·in·log(out·in)); Wanda, one sort per row,
+    /// O(out·in·log in). `count = ⌊sparsity·size⌋` weights are zeroed per
+    /// layer (magnitude) or per row (Wanda); ties keep the lower index.
+    ///
+    /// - Throws: `CompressionError.nonFiniteWeights`; `.invalidParameter`
+    ///   for an N:M pattern without 0 ≤ N ≤ M, M ≥ 1 or a sparsity outside
+    ///   [0, 1]; `.inputsNotMultipleOfM` when `in` is not a multiple of M;
+    ///   `.inputNormCount` when the Wanda norms are not one per input.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func prune<T: Scalar>(_ w: Matrix<T>) throws -> Matrix<T> {

@@ -38,6 +38,7 @@ public enum KernelRegressionError: Error, Equatable, Sendable, CustomStringConve
     /// [rows, columns]; a column count of 0 means any).
     case inconsistentModel(part: String, shape: [Int], expected: [Int])
 
+    /// One line naming the place and the cause, without command-line flags.
     public var description: String {
         switch self {
         case .nonFiniteData(let what): return "\(what) contains NaN or infinity"

@@ -34,8 +34,11 @@ public struct EoRA: Sendable, Equatable {
         case cholesky
     }
 
+    /// How many directions each layer keeps.
     public var rank: RankSelection
+    /// How the SVD of ΔW′ is computed (default `.exact`).
     public var method: SVDMethod
+    /// How C is factored (default `.eigen`).
     public var whitening: Whitening
 
     /// When set, a covariance whose smallest eigenvalue is below
@@ -45,17 +48,24 @@ public struct EoRA: Sendable, Equatable {
     /// calibration data. Nil (the default) accepts any symmetric C.
     public var indefiniteTolerance: Double?
 
+    /// EoRA keeping `rank` directions, by `method`, whitening with `whitening`;
+    /// `indefiniteTolerance` starts nil.
     public init(rank: RankSelection, method: SVDMethod = .exact, whitening: Whitening = .eigen) {
         self.rank = rank
         self.method = method
         self.whitening = whitening
     }
 
+    /// EoRA keeping exactly `rank` directions (clamped to min(out, in)).
     public init(rank: Int, method: SVDMethod = .exact, whitening: Whitening = .eigen) {
         self.init(rank: .fixed(rank), method: method, whitening: whitening)
     }
 
-    /// Compensation for `compressed` ≈ `original` under covariance C (in×in).
+    /// Compensation for `compressed` ≈ `original` (both out×in) under
+    /// covariance C (in×in): the factors of ΔW = original − compressed.
+    ///
+    /// - Throws: `LowRankError.shapeMismatch` when the two weights differ in
+    ///   shape; otherwise as `compensate(delta:covariance:)`.
     public func compensate<T: Scalar>(original: Matrix<T>, compressed: Matrix<T>, covariance: Matrix<Double>) throws -> Compensation<T> {
         guard original.rows == compressed.rows && original.columns == compressed.columns else {
             throw LowRankError.shapeMismatch(operand: "the compressed weight", shape: [compressed.rows, compressed.columns],
@@ -64,7 +74,17 @@ public struct EoRA: Sendable, Equatable {
         return try compensate(delta: original - compressed, covariance: covariance)
     }
 
-    /// Compensation of an update ΔW (out×in) under covariance C (in×in).
+    /// Compensation of an update ΔW (out×in) under covariance C (in×in):
+    /// B `[out, r]`, A `[r, in]`, scale 1, with ‖ΔW X‖² and the residual
+    /// ‖(ΔW − BA) X‖² measured under C.
+    ///
+    /// Cost: eigen, an in×in eigendecomposition (O(in³)) and the SVD of ΔW′
+    /// (O(out·in·min(out, in)) exact); Cholesky, O(in³/3) plus the SVD, about
+    /// a tenth of the eigen path with `.randomized`.
+    ///
+    /// - Throws: `LowRankError.shapeMismatch` when C is not in×in;
+    ///   `.nonFiniteWeights`, `.nonFiniteCovariance` for NaN or ±∞;
+    ///   `.indefiniteCovariance` when `indefiniteTolerance` is set and exceeded.
     public func compensate<T: Scalar>(delta: Matrix<T>, covariance c: Matrix<Double>) throws -> Compensation<T> {
         guard c.isSquare && c.rows == delta.columns else {
             throw LowRankError.shapeMismatch(operand: "the covariance", shape: [c.rows, c.columns], expected: [delta.columns, delta.columns])
@@ -172,13 +192,19 @@ public struct EoRA: Sendable, Equatable {
 public struct Compensation<Element: Scalar>: Sendable {
     /// How the factors were computed.
     public enum Path: String, Sendable, Equatable {
-        case eigen, cholesky
+        /// EoRA with the eigendecomposition of C.
+        case eigen
+        /// EoRA with the Cholesky factor of C + δI.
+        case cholesky
+        /// Cholesky was asked for, C + δI was not positive definite, the eigen path ran.
         case choleskyFellBackToEigen = "cholesky→eigen"
+        /// `SVDCompensation`: no covariance.
         case plainSVD = "svd"
     }
 
     /// B `[out, r]` and A `[r, in]`, scale 1.
     public var factors: LowRankFactors<Element>
+    /// How the factors were computed.
     public var path: Path
     /// ‖ΔW X‖²_F (or ‖ΔW‖²_F for plain SVD).
     public var deltaEnergy: Double
@@ -187,6 +213,7 @@ public struct Compensation<Element: Scalar>: Sendable {
     /// Warnings and remarks for reports (zero covariance, dropped eigenvalues, fallbacks).
     public var notes: [String]
 
+    /// A result from its parts (the energies as defined above).
     public init(factors: LowRankFactors<Element>, path: Path, deltaEnergy: Double, residualEnergy: Double, notes: [String] = []) {
         self.factors = factors
         self.path = path
@@ -202,18 +229,27 @@ public struct Compensation<Element: Scalar>: Sendable {
 }
 
 /// Plain SVD compensation, the baseline without calibration data:
-/// B A = SVD_r(ΔW) with the √Σ split.
+/// B A = SVD_r(ΔW) with the √Σ split, the best rank-r approximation of ΔW in
+/// Frobenius norm; its residual is the spectral tail Σ_{i>r} σᵢ(ΔW)² (see
+/// `TruncatedSVD.truncation(of:totalEnergy:)`).
 public struct SVDCompensation: Sendable, Equatable {
+    /// The rank selection and SVD method.
     public var svd: TruncatedSVD
 
+    /// Plain SVD keeping `rank` directions, computed by `method`.
     public init(rank: RankSelection, method: SVDMethod = .exact) {
         svd = TruncatedSVD(rank: rank, method: method)
     }
 
+    /// Plain SVD keeping exactly `rank` directions (clamped to min(out, in)).
     public init(rank: Int, method: SVDMethod = .exact) {
         self.init(rank: .fixed(rank), method: method)
     }
 
+    /// Compensation of ΔW = original − compressed (both out×in).
+    ///
+    /// - Throws: `LowRankError.shapeMismatch` when the shapes differ;
+    ///   `.nonFiniteWeights` for NaN or ±∞ in ΔW.
     public func compensate<T: Scalar>(original: Matrix<T>, compressed: Matrix<T>) throws -> Compensation<T> {
         guard original.rows == compressed.rows && original.columns == compressed.columns else {
             throw LowRankError.shapeMismatch(operand: "the compressed weight", shape: [compressed.rows, compressed.columns],
@@ -222,6 +258,11 @@ public struct SVDCompensation: Sendable, Equatable {
         return try compensate(delta: original - compressed)
     }
 
+    /// Compensation of ΔW (out×in): factors B `[out, r]`, A `[r, in]`,
+    /// `deltaEnergy` = ‖ΔW‖²_F and `residualEnergy` = ‖ΔW − BA‖²_F.
+    /// Cost: one SVD of ΔW.
+    ///
+    /// - Throws: `LowRankError.nonFiniteWeights` for NaN or ±∞ in ΔW.
     public func compensate<T: Scalar>(delta: Matrix<T>) throws -> Compensation<T> {
         guard delta.isFinite else { throw LowRankError.nonFiniteWeights(what: "the weight difference") }
         let truncation = try svd.truncation(of: delta)

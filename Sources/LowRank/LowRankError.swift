@@ -26,6 +26,7 @@ public enum LowRankError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The covariance has an eigenvalue below −tolerance·λ_max (see `EoRA.indefiniteTolerance`).
     case indefiniteCovariance(smallest: Double, largest: Double)
 
+    /// One line naming the place and the cause, without command-line flags.
     public var description: String {
         switch self {
         case .nonFiniteWeights(let what): return "\(what) contains NaN or infinity"

@@ -29,6 +29,7 @@ public enum MergingError: Error, Equatable, Sendable, CustomStringConvertible {
     /// `parameter` is `value`, outside `expected` (a condition in words).
     case invalidParameter(parameter: Parameter, value: String, expected: String)
 
+    /// One line naming the place and the cause, without command-line flags.
     public var description: String {
         switch self {
         case .tooFewModels(let n): return "merging needs at least two models, got \(n)"
@@ -68,11 +69,14 @@ func checkSameSize<T: BinaryFloatingPoint>(_ tensors: [[T]], name: String, what:
 /// Whether every value is finite, and whether any is below zero, in one
 /// branch-free pass (flag reductions over compares, which vectorise).
 public struct ValueScan<T: BinaryFloatingPoint> {
+    /// No value is NaN or ±∞.
     public let allFinite: Bool
+    /// Some value is below zero.
     public let anyNegative: Bool
 
     @_specialize(where T == Float)
     @_specialize(where T == Double)
+    /// Scans `values` once. Cost: O(n), vectorised.
     public init(_ values: [T]) {
         var nonFinite: UInt8 = 0, negative: UInt8 = 0
         values.withUnsafeBufferPointer { p in
