@@ -27,6 +27,11 @@ public struct LeaveOneOutSearch: Sendable, Equatable {
         public var residuals: Matrix<Element>
     }
 
+    /// Scores every α of the grid on samples X `[n, d]` and targets Y `[n, t]`.
+    ///
+    /// - Throws: `KernelRegressionError.invalidParameter(.alphaGrid)` for an
+    ///   empty grid, `.invalidParameter(.alpha)` for a negative α, the data
+    ///   errors of `KernelRidge.fit`, and `.kernelOverflow` when K is not finite.
     public func search<T: Scalar>(_ x: Matrix<T>, _ y: Matrix<T>) throws -> Result<T> {
         guard !alphas.isEmpty else { throw KernelRegressionError.invalidParameter(parameter: .alphaGrid, value: "[]", expected: "non-empty") }
         for a in alphas { try KernelRidge(kernel: kernel, alpha: a).validate(x, y) }

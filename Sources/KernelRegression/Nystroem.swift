@@ -8,10 +8,15 @@ import LinearAlgebra
 /// Φ Φᵀ = K_nm K_mm⁺ K_mn. Ridge on Φ then costs O(n m²) instead of O(n³),
 /// and with m = n it reproduces exact kernel ridge.
 public struct Nystroem: Sendable, Equatable {
+    /// The kernel whose feature map is approximated.
     public var kernel: Kernel
+    /// m, the number of landmarks (default 100, scikit-learn's); at least 1,
+    /// capped at the number of samples.
     public var components: Int
+    /// Seed of the landmark permutation.
     public var seed: UInt64
 
+    /// A Nyström map of `components` landmarks chosen with `seed`.
     public init(kernel: Kernel, components: Int = 100, seed: UInt64 = 0) {
         self.kernel = kernel
         self.components = components
@@ -90,18 +95,28 @@ public struct NystroemRidge: Sendable, Equatable {
         self.blockRows = blockRows
     }
 
+    /// A fitted Nyström ridge model: the feature map and w.
     public struct Model<Element: Scalar>: Sendable {
+        /// The landmarks, kernel and normalization N of Φ.
         public var featureMap: Nystroem.FeatureMap<Element>
         /// w `[m, targets]`.
         public var coefficients: Matrix<Element>
+        /// Remarks from the fit (more components than samples, a least-squares fallback).
         public var warnings: [String]
 
+        /// A model from its parts (e.g. read back from a file); checked when predicting.
         public init(featureMap: Nystroem.FeatureMap<Element>, coefficients: Matrix<Element>, warnings: [String] = []) {
             self.featureMap = featureMap
             self.coefficients = coefficients
             self.warnings = warnings
         }
 
+        /// Predictions Φ(x) w `[n, targets]` for inputs X `[n, d]`, in row
+        /// blocks of 8192. Cost: n·m·(d + t).
+        ///
+        /// - Throws: `KernelRegressionError.featureCountMismatch` when X's
+        ///   width differs from the landmarks'; `.inconsistentModel` when N is
+        ///   not m×m or w has not m rows; `.nonFiniteData` for NaN or ±∞ in X.
         public func predict(_ x: Matrix<Element>) throws -> Matrix<Element> {
             guard x.columns == featureMap.landmarks.columns else {
                 throw KernelRegressionError.featureCountMismatch(operand: "the inputs to predict", features: x.columns, expected: featureMap.landmarks.columns)
