@@ -107,7 +107,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "rankwise-bench",
-            dependencies: ["LinearAlgebra", "LowRank", "KernelRegression"],
+            dependencies: ["LinearAlgebra", "Compression", "LowRank", "KernelRegression"],
             path: "Benchmarks/rankwise-bench"
         ),
         .executableTarget(
@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
         .testTarget(name: "WeightFilesTests", dependencies: ["WeightFiles"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression"]),
-        .testTarget(name: "LowRankTests", dependencies: ["LowRank"]),
+        .testTarget(name: "LowRankTests", dependencies: ["LowRank", "Compression"]),
         .testTarget(name: "ModelSurgeryTests", dependencies: ["ModelSurgery", "WeightFiles", "LowRank", "Compression"]),
         .testTarget(name: "MergingTests", dependencies: ["Merging"]),
         .testTarget(name: "CLITests", dependencies: ["rankwise", "WeightFiles", "LowRank"]),

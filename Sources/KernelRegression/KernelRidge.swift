@@ -25,15 +25,15 @@ public struct KernelRidge: Sendable, Equatable {
         try validate(x, y)
         if let w = sampleWeight {
             guard w.count == x.rows else {
-                throw KernelRegressionError.shapeMismatch("\(w.count) sample weights for \(x.rows) samples")
+                throw KernelRegressionError.sampleCountMismatch(operand: "the sample weights", count: w.count, expected: x.rows)
             }
-            guard w.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
-                throw KernelRegressionError.invalidParameter("sample weights must be finite and ≥ 0")
+            if let bad = w.first(where: { !($0.isFinite && $0 >= 0) }) {
+                throw KernelRegressionError.invalidParameter(parameter: .sampleWeights, value: "\(bad)", expected: "finite and ≥ 0")
             }
         }
         let resolved = kernel.resolved(features: x.columns)
         var k = resolved.gram(x)
-        guard k.isFinite else { throw KernelRegressionError.nonFiniteData("the kernel matrix (its values overflow: check gamma, degree and coef0)") }
+        guard k.isFinite else { throw KernelRegressionError.kernelOverflow }
         var targets = y
         let roots = sampleWeight.map { $0.map { T($0.squareRoot()) } }
         if let roots {
@@ -47,9 +47,9 @@ public struct KernelRidge: Sendable, Equatable {
     }
 
     func validate<T: Scalar>(_ x: Matrix<T>, _ y: Matrix<T>) throws {
-        guard alpha >= 0, alpha.isFinite else { throw KernelRegressionError.invalidParameter("alpha must be ≥ 0, got \(alpha)") }
-        guard x.rows == y.rows else { throw KernelRegressionError.shapeMismatch("X has \(x.rows) samples, y has \(y.rows)") }
-        guard x.rows > 0 else { throw KernelRegressionError.shapeMismatch("no training samples") }
+        guard alpha >= 0, alpha.isFinite else { throw KernelRegressionError.invalidParameter(parameter: .alpha, value: "\(alpha)", expected: "finite and ≥ 0") }
+        guard x.rows == y.rows else { throw KernelRegressionError.sampleCountMismatch(operand: "the targets", count: y.rows, expected: x.rows) }
+        guard x.rows > 0 else { throw KernelRegressionError.noSamples }
         guard x.isFinite else { throw KernelRegressionError.nonFiniteData("the training inputs") }
         guard y.isFinite else { throw KernelRegressionError.nonFiniteData("the training targets") }
     }
@@ -94,10 +94,11 @@ public struct KernelRidgeModel<Element: Scalar>: Sendable {
     /// Predictions `[m, targets]` for X `[m, d]`.
     public func predict(_ x: Matrix<Element>) throws -> Matrix<Element> {
         guard x.columns == trainingInputs.columns else {
-            throw KernelRegressionError.shapeMismatch("the model was fitted on \(trainingInputs.columns) features, the data has \(x.columns)")
+            throw KernelRegressionError.featureCountMismatch(operand: "the inputs to predict", features: x.columns, expected: trainingInputs.columns)
         }
         guard dualCoefficients.rows == trainingInputs.rows else {
-            throw KernelRegressionError.shapeMismatch("the dual coefficients have \(dualCoefficients.rows) rows, the training inputs \(trainingInputs.rows)")
+            throw KernelRegressionError.inconsistentModel(part: "the dual coefficients", shape: [dualCoefficients.rows, dualCoefficients.columns],
+                                                       expected: [trainingInputs.rows, 0])
         }
         guard x.isFinite else { throw KernelRegressionError.nonFiniteData("the inputs to predict") }
         return kernel.matrix(x, trainingInputs) * dualCoefficients

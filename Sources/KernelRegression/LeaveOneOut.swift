@@ -27,12 +27,17 @@ public struct LeaveOneOutSearch: Sendable, Equatable {
         public var residuals: Matrix<Element>
     }
 
+    /// Scores every α of the grid on samples X `[n, d]` and targets Y `[n, t]`.
+    ///
+    /// - Throws: `KernelRegressionError.invalidParameter(.alphaGrid)` for an
+    ///   empty grid, `.invalidParameter(.alpha)` for a negative α, the data
+    ///   errors of `KernelRidge.fit`, and `.kernelOverflow` when K is not finite.
     public func search<T: Scalar>(_ x: Matrix<T>, _ y: Matrix<T>) throws -> Result<T> {
-        guard !alphas.isEmpty else { throw KernelRegressionError.invalidParameter("the alpha grid is empty") }
+        guard !alphas.isEmpty else { throw KernelRegressionError.invalidParameter(parameter: .alphaGrid, value: "[]", expected: "non-empty") }
         for a in alphas { try KernelRidge(kernel: kernel, alpha: a).validate(x, y) }
         let n = x.rows, t = y.columns
         let k = kernel.resolved(features: x.columns).gram(x).converted(to: Double.self)
-        guard k.isFinite else { throw KernelRegressionError.nonFiniteData("the kernel matrix (its values overflow: check gamma, degree and coef0)") }
+        guard k.isFinite else { throw KernelRegressionError.kernelOverflow }
         let eig = try k.symmetricEigen()
         let q = eig.vectors
         let qty = Matrix.product(q, .transposed, y.converted(to: Double.self), .none)  // n×t

@@ -8,10 +8,15 @@ import LinearAlgebra
 /// Φ Φᵀ = K_nm K_mm⁺ K_mn. Ridge on Φ then costs O(n m²) instead of O(n³),
 /// and with m = n it reproduces exact kernel ridge.
 public struct Nystroem: Sendable, Equatable {
+    /// The kernel whose feature map is approximated.
     public var kernel: Kernel
+    /// m, the number of landmarks (default 100, scikit-learn's); at least 1,
+    /// capped at the number of samples.
     public var components: Int
+    /// Seed of the landmark permutation.
     public var seed: UInt64
 
+    /// A Nyström map of `components` landmarks chosen with `seed`.
     public init(kernel: Kernel, components: Int = 100, seed: UInt64 = 0) {
         self.kernel = kernel
         self.components = components
@@ -45,8 +50,8 @@ public struct Nystroem: Sendable, Equatable {
     /// Chooses landmarks from X `[n, d]` and builds the map. m > n is clamped
     /// to n with a warning.
     public func fit<T: Scalar>(_ x: Matrix<T>) throws -> FeatureMap<T> {
-        guard components >= 1 else { throw KernelRegressionError.invalidParameter("the number of Nyström components must be ≥ 1") }
-        guard x.rows > 0 else { throw KernelRegressionError.shapeMismatch("no samples") }
+        guard components >= 1 else { throw KernelRegressionError.invalidParameter(parameter: .components, value: "\(components)", expected: "at least 1") }
+        guard x.rows > 0 else { throw KernelRegressionError.noSamples }
         guard x.isFinite else { throw KernelRegressionError.nonFiniteData("the training inputs") }
         var warnings: [String] = []
         var m = components
@@ -63,7 +68,7 @@ public struct Nystroem: Sendable, Equatable {
         let landmarks = Matrix<T>(rows: m, columns: x.columns) { i, j in x[chosen[i], j] }
         let resolved = kernel.resolved(features: x.columns)
         let kmm = resolved.gram(landmarks).converted(to: Double.self)
-        guard kmm.isFinite else { throw KernelRegressionError.nonFiniteData("the kernel matrix (its values overflow: check gamma, degree and coef0)") }
+        guard kmm.isFinite else { throw KernelRegressionError.kernelOverflow }
         let svd = try kmm.svd()
         var scaledU = svd.u
         scaledU.scaleColumns(by: svd.singularValues.map { 1 / Swift.max($0, 1e-12).squareRoot() })
@@ -90,28 +95,40 @@ public struct NystroemRidge: Sendable, Equatable {
         self.blockRows = blockRows
     }
 
+    /// A fitted Nyström ridge model: the feature map and w.
     public struct Model<Element: Scalar>: Sendable {
+        /// The landmarks, kernel and normalization N of Φ.
         public var featureMap: Nystroem.FeatureMap<Element>
         /// w `[m, targets]`.
         public var coefficients: Matrix<Element>
+        /// Remarks from the fit (more components than samples, a least-squares fallback).
         public var warnings: [String]
 
+        /// A model from its parts (e.g. read back from a file); checked when predicting.
         public init(featureMap: Nystroem.FeatureMap<Element>, coefficients: Matrix<Element>, warnings: [String] = []) {
             self.featureMap = featureMap
             self.coefficients = coefficients
             self.warnings = warnings
         }
 
+        /// Predictions Φ(x) w `[n, targets]` for inputs X `[n, d]`, in row
+        /// blocks of 8192. Cost: n·m·(d + t).
+        ///
+        /// - Throws: `KernelRegressionError.featureCountMismatch` when X's
+        ///   width differs from the landmarks'; `.inconsistentModel` when N is
+        ///   not m×m or w has not m rows; `.nonFiniteData` for NaN or ±∞ in X.
         public func predict(_ x: Matrix<Element>) throws -> Matrix<Element> {
             guard x.columns == featureMap.landmarks.columns else {
-                throw KernelRegressionError.shapeMismatch("the model was fitted on \(featureMap.landmarks.columns) features, the data has \(x.columns)")
+                throw KernelRegressionError.featureCountMismatch(operand: "the inputs to predict", features: x.columns, expected: featureMap.landmarks.columns)
             }
             let m = featureMap.landmarks.rows
             guard featureMap.normalization.rows == m, featureMap.normalization.columns == m else {
-                throw KernelRegressionError.shapeMismatch("the normalization is \(featureMap.normalization.rows)×\(featureMap.normalization.columns), expected \(m)×\(m) for \(m) landmarks")
+                throw KernelRegressionError.inconsistentModel(part: "the Nyström normalization", shape: [featureMap.normalization.rows, featureMap.normalization.columns],
+                                                           expected: [m, m])
             }
             guard coefficients.rows == m else {
-                throw KernelRegressionError.shapeMismatch("the coefficients have \(coefficients.rows) rows, expected \(m) (one per landmark)")
+                throw KernelRegressionError.inconsistentModel(part: "the coefficients (one row per landmark)", shape: [coefficients.rows, coefficients.columns],
+                                                           expected: [m, 0])
             }
             guard x.isFinite else { throw KernelRegressionError.nonFiniteData("the inputs to predict") }
             // Φ(x) w = K(x, L) (N w): n·m·t flops instead of n·m², in row

@@ -19,7 +19,7 @@ public struct OneStepKernelGD: Sendable, Equatable {
     public func predict<T: Scalar>(train x: Matrix<T>, _ y: Matrix<T>, test: Matrix<T>) throws -> Matrix<T> {
         try KernelRidge(kernel: kernel, alpha: 0).validate(x, y)
         guard test.columns == x.columns else {
-            throw KernelRegressionError.shapeMismatch("training data has \(x.columns) features, the test data \(test.columns)")
+            throw KernelRegressionError.featureCountMismatch(operand: "the test data", features: test.columns, expected: x.columns)
         }
         return T(learningRate / Double(x.rows)) * (kernel.resolved(features: x.columns).matrix(test, x) * y)
     }

@@ -34,8 +34,11 @@ public struct EoRA: Sendable, Equatable {
         case cholesky
     }
 
+    /// How many directions each layer keeps.
     public var rank: RankSelection
+    /// How the SVD of ΔW′ is computed (default `.exact`).
     public var method: SVDMethod
+    /// How C is factored (default `.eigen`).
     public var whitening: Whitening
 
     /// When set, a covariance whose smallest eigenvalue is below
@@ -45,28 +48,46 @@ public struct EoRA: Sendable, Equatable {
     /// calibration data. Nil (the default) accepts any symmetric C.
     public var indefiniteTolerance: Double?
 
+    /// EoRA keeping `rank` directions, by `method`, whitening with `whitening`;
+    /// `indefiniteTolerance` starts nil.
     public init(rank: RankSelection, method: SVDMethod = .exact, whitening: Whitening = .eigen) {
         self.rank = rank
         self.method = method
         self.whitening = whitening
     }
 
+    /// EoRA keeping exactly `rank` directions (clamped to min(out, in)).
     public init(rank: Int, method: SVDMethod = .exact, whitening: Whitening = .eigen) {
         self.init(rank: .fixed(rank), method: method, whitening: whitening)
     }
 
-    /// Compensation for `compressed` ≈ `original` under covariance C (in×in).
+    /// Compensation for `compressed` ≈ `original` (both out×in) under
+    /// covariance C (in×in): the factors of ΔW = original − compressed.
+    ///
+    /// - Throws: `LowRankError.shapeMismatch` when the two weights differ in
+    ///   shape; otherwise as `compensate(delta:covariance:)`.
     public func compensate<T: Scalar>(original: Matrix<T>, compressed: Matrix<T>, covariance: Matrix<Double>) throws -> Compensation<T> {
         guard original.rows == compressed.rows && original.columns == compressed.columns else {
-            throw LowRankError.shapeMismatch("original is \(original.rows)×\(original.columns), compressed is \(compressed.rows)×\(compressed.columns)")
+            throw LowRankError.shapeMismatch(operand: "the compressed weight", shape: [compressed.rows, compressed.columns],
+                                             expected: [original.rows, original.columns])
         }
         return try compensate(delta: original - compressed, covariance: covariance)
     }
 
-    /// Compensation of an update ΔW (out×in) under covariance C (in×in).
+    /// Compensation of an update ΔW (out×in) under covariance C (in×in):
+    /// B `[out, r]`, A `[r, in]`, scale 1, with ‖ΔW X‖² and the residual
+    /// ‖(ΔW − BA) X‖² measured under C.
+    ///
+    /// Cost: eigen, an in×in eigendecomposition (O(in³)) and the SVD of ΔW′
+    /// (O(out·in·min(out, in)) exact); Cholesky, O(in³/3) plus the SVD, about
+    /// a tenth of the eigen path with `.randomized`.
+    ///
+    /// - Throws: `LowRankError.shapeMismatch` when C is not in×in;
+    ///   `.nonFiniteWeights`, `.nonFiniteCovariance` for NaN or ±∞;
+    ///   `.indefiniteCovariance` when `indefiniteTolerance` is set and exceeded.
     public func compensate<T: Scalar>(delta: Matrix<T>, covariance c: Matrix<Double>) throws -> Compensation<T> {
         guard c.isSquare && c.rows == delta.columns else {
-            throw LowRankError.shapeMismatch("the covariance is \(c.rows)×\(c.columns) but the layer has \(delta.columns) inputs")
+            throw LowRankError.shapeMismatch(operand: "the covariance", shape: [c.rows, c.columns], expected: [delta.columns, delta.columns])
         }
         guard delta.isFinite else { throw LowRankError.nonFiniteWeights(what: "the weight difference") }
         guard c.isFinite else { throw LowRankError.nonFiniteCovariance }
@@ -108,7 +129,7 @@ public struct EoRA: Sendable, Equatable {
         var qRoot = eig.vectors
         qRoot.scaleColumns(by: eig.values.map { Swift.max($0, 0).squareRoot() })
         var deltaPrime = delta * qRoot.converted(to: T.self)
-        let deltaEnergy = squaredNorm(deltaPrime)
+        let deltaEnergy = deltaPrime.withUnsafeBufferPointer(Matrix<T>.sumOfSquares)
         var droppedEnergy = 0.0
         if dropped > 0 {
             deltaPrime.withUnsafeMutableBufferPointer { p in
@@ -120,9 +141,9 @@ public struct EoRA: Sendable, Equatable {
                 }
             }
         }
-        let (svd, tail) = try leadingTriplets(of: deltaPrime, total: deltaEnergy - droppedEnergy)
-        let residual = tail + droppedEnergy
-        var factors = splitSquareRoot(svd)
+        let truncation = try svd.truncation(of: deltaPrime, totalEnergy: deltaEnergy - droppedEnergy)
+        let residual = truncation.residualEnergy + droppedEnergy
+        var factors = truncation.factors
         // A = Σ^{1/2} Vᵀ Λ^{-1/2} Qᵀ, formed in Double.
         var scaledVt = factors.a.converted(to: Double.self)
         scaledVt.scaleColumns(by: zip(eig.values, kept).map { $1 ? 1 / $0.squareRoot() : 0 })
@@ -138,8 +159,12 @@ public struct EoRA: Sendable, Equatable {
         let l = try c.addingToDiagonal(shift).cholesky()
         let deltaPrime = delta * l.converted(to: T.self)
         // ‖ΔW L‖² = tr(ΔW (C + δI) ΔWᵀ): remove the shift to get ‖ΔW X‖².
-        let deltaEnergy = Swift.max(0, squaredNorm(deltaPrime) - shift * squaredNorm(delta))
-        let (svd, _) = try leadingTriplets(of: deltaPrime, total: deltaEnergy)
+        let deltaEnergy = Swift.max(0, deltaPrime.withUnsafeBufferPointer(Matrix<T>.sumOfSquares)
+                                           - shift * delta.withUnsafeBufferPointer(Matrix<T>.sumOfSquares))
+        // The truncation's own residual is ‖ΔW L − U_rΣ_rV_rᵀ‖², measured with
+        // C + δI and for the √Σ split; the factors below differ (A from ΔW),
+        // so the residual is measured on them under C itself.
+        let svd = try self.svd.truncation(of: deltaPrime, totalEnergy: deltaEnergy).triplets
         // A = Σ^{1/2} Vᵀ L⁻¹ = Σ^{-1/2} Uᵀ ΔW, because ΔW L = U Σ Vᵀ gives
         // Vᵀ = Σ⁻¹ Uᵀ ΔW L (for the exact SVD, and for the randomized one,
         // whose U Σ Vᵀ is the projection U Uᵀ ΔW L). One r×out×in GEMM instead
@@ -158,36 +183,28 @@ public struct EoRA: Sendable, Equatable {
                             notes: ["C + δI with δ = \(shift)"])
     }
 
-    /// The leading triplets of ΔW′ (by the configured rank selection) and the
-    /// energy they leave, ‖ΔW′ − U_rΣ_rV_rᵀ‖²_F. With the exact SVD the tail
-    /// Σ_{i>r} σᵢ² is summed directly (no cancellation); a randomized SVD is an
-    /// orthogonal projection, so its residual is total − Σ_{i≤r} σᵢ².
-    private func leadingTriplets<T: Scalar>(of m: Matrix<T>, total: Double) throws -> (svd: SVD<T>, residual: Double) {
-        let cap = rank.cap(out: m.rows, in: m.columns)
-        let full = method == .exact ? try m.svd() : try method.leading(cap, of: m)
-        var r = Swift.min(cap, full.rank)
-        if case .energy(let fraction, _) = rank {
-            r = energyRank(Array(full.singularValues.prefix(r)), total: total, fraction: fraction)
-        }
-        let squares = full.singularValues.map { $0.doubleValue * $0.doubleValue }
-        let residual = method == .exact
-            ? squares.dropFirst(r).reduce(0, +)
-            : Swift.max(0, total - squares.prefix(r).reduce(0, +))
-        return (full.truncated(to: r), residual)
-    }
+    /// The truncated SVD of the whitened difference ΔW′, with this EoRA's
+    /// rank selection and SVD method.
+    var svd: TruncatedSVD { TruncatedSVD(rank: rank, method: method) }
 }
 
 /// The result of a compensation: the factors and what it took.
 public struct Compensation<Element: Scalar>: Sendable {
     /// How the factors were computed.
     public enum Path: String, Sendable, Equatable {
-        case eigen, cholesky
+        /// EoRA with the eigendecomposition of C.
+        case eigen
+        /// EoRA with the Cholesky factor of C + δI.
+        case cholesky
+        /// Cholesky was asked for, C + δI was not positive definite, the eigen path ran.
         case choleskyFellBackToEigen = "cholesky→eigen"
+        /// `SVDCompensation`: no covariance.
         case plainSVD = "svd"
     }
 
     /// B `[out, r]` and A `[r, in]`, scale 1.
     public var factors: LowRankFactors<Element>
+    /// How the factors were computed.
     public var path: Path
     /// ‖ΔW X‖²_F (or ‖ΔW‖²_F for plain SVD).
     public var deltaEnergy: Double
@@ -196,6 +213,7 @@ public struct Compensation<Element: Scalar>: Sendable {
     /// Warnings and remarks for reports (zero covariance, dropped eigenvalues, fallbacks).
     public var notes: [String]
 
+    /// A result from its parts (the energies as defined above).
     public init(factors: LowRankFactors<Element>, path: Path, deltaEnergy: Double, residualEnergy: Double, notes: [String] = []) {
         self.factors = factors
         self.path = path
@@ -211,30 +229,44 @@ public struct Compensation<Element: Scalar>: Sendable {
 }
 
 /// Plain SVD compensation, the baseline without calibration data:
-/// B A = SVD_r(ΔW) with the √Σ split.
+/// B A = SVD_r(ΔW) with the √Σ split, the best rank-r approximation of ΔW in
+/// Frobenius norm; its residual is the spectral tail Σ_{i>r} σᵢ(ΔW)² (see
+/// `TruncatedSVD.truncation(of:totalEnergy:)`).
 public struct SVDCompensation: Sendable, Equatable {
+    /// The rank selection and SVD method.
     public var svd: TruncatedSVD
 
+    /// Plain SVD keeping `rank` directions, computed by `method`.
     public init(rank: RankSelection, method: SVDMethod = .exact) {
         svd = TruncatedSVD(rank: rank, method: method)
     }
 
+    /// Plain SVD keeping exactly `rank` directions (clamped to min(out, in)).
     public init(rank: Int, method: SVDMethod = .exact) {
         self.init(rank: .fixed(rank), method: method)
     }
 
+    /// Compensation of ΔW = original − compressed (both out×in).
+    ///
+    /// - Throws: `LowRankError.shapeMismatch` when the shapes differ;
+    ///   `.nonFiniteWeights` for NaN or ±∞ in ΔW.
     public func compensate<T: Scalar>(original: Matrix<T>, compressed: Matrix<T>) throws -> Compensation<T> {
         guard original.rows == compressed.rows && original.columns == compressed.columns else {
-            throw LowRankError.shapeMismatch("original is \(original.rows)×\(original.columns), compressed is \(compressed.rows)×\(compressed.columns)")
+            throw LowRankError.shapeMismatch(operand: "the compressed weight", shape: [compressed.rows, compressed.columns],
+                                             expected: [original.rows, original.columns])
         }
         return try compensate(delta: original - compressed)
     }
 
+    /// Compensation of ΔW (out×in): factors B `[out, r]`, A `[r, in]`,
+    /// `deltaEnergy` = ‖ΔW‖²_F and `residualEnergy` = ‖ΔW − BA‖²_F.
+    /// Cost: one SVD of ΔW.
+    ///
+    /// - Throws: `LowRankError.nonFiniteWeights` for NaN or ±∞ in ΔW.
     public func compensate<T: Scalar>(delta: Matrix<T>) throws -> Compensation<T> {
         guard delta.isFinite else { throw LowRankError.nonFiniteWeights(what: "the weight difference") }
-        let factors = try svd.factorize(delta)
-        let base = squaredNorm(delta)
-        let error = LowRankMetrics.relativeFrobeniusError(delta: delta, factors: factors)
-        return Compensation(factors: factors, path: .plainSVD, deltaEnergy: base, residualEnergy: error * error * base)
+        let truncation = try svd.truncation(of: delta)
+        return Compensation(factors: truncation.factors, path: .plainSVD,
+                            deltaEnergy: truncation.totalEnergy, residualEnergy: truncation.residualEnergy)
     }
 }

@@ -18,12 +18,25 @@ import LinearAlgebra
 /// PEFT's later built-in `lora_ga` scales B by singular values and only B, so
 /// its factors differ; both satisfy base + s·BA = W.
 public struct LoRAGA: Sendable, Equatable {
+    /// Which singular directions of G go to A and B (step 3).
     public enum Direction: String, Sendable, Equatable, CaseIterable {
-        case ArB2r, A2rBr, ArBr
+        /// A = V[:, 1…r]ᵀ, B = U[:, r+1…2r] (the paper's default).
+        case ArB2r
+        /// B = U[:, 1…r], A = V[:, r+1…2r]ᵀ.
+        case A2rBr
+        /// B = U's odd columns, A = V's even columns among 1…2r.
+        case ArBr
     }
 
+    /// How A and B are scaled (step 4).
     public enum Scale: String, Sendable, Equatable, CaseIterable {
-        case stable, gd, unit
+        /// ζ = out^{1/4}/√γ on both (the paper's default).
+        case stable
+        /// 1/s on both.
+        case gd
+        /// No scaling.
+        case unit
+        /// mean(√(σᵢ(W)/s)) over W's top r singular values, on both.
         case weightSVD = "weight-svd"
     }
 
@@ -33,13 +46,16 @@ public struct LoRAGA: Sendable, Equatable {
     public var alpha: Double
     /// s = α/√r instead of α/r.
     public var useRSLoRA: Bool
+    /// Which directions go to A and B (default `.ArB2r`).
     public var direction: Direction
+    /// How A and B are scaled (default `.stable`).
     public var scale: Scale
     /// γ of the stable scale (default 16).
     public var gamma: Double
     /// Seed of the randomized SVD's test matrix.
     public var seed: UInt64
 
+    /// LoRA-GA with the paper's defaults unless given.
     public init(rank: Int = 8, alpha: Double = 16, useRSLoRA: Bool = false, direction: Direction = .ArB2r,
                 scale: Scale = .stable, gamma: Double = 16, seed: UInt64 = 0) {
         self.rank = rank
@@ -68,14 +84,19 @@ public struct LoRAGA: Sendable, Equatable {
 
     /// LoRA-GA factors for a weight W and its averaged gradient G (both out×in).
     ///
+    /// Cost: a randomized SVD of G of width min(4r, min(out, in)) with four
+    /// power iterations, O(out·in·r), plus one for W with `.weightSVD`, and
+    /// the out·in·r product of the residual base.
+    ///
     /// - Throws: `LowRankError.rankTooLarge` when 2r > min(out, in);
-    ///   `.shapeMismatch`; `.nonFiniteWeights`.
+    ///   `.invalidParameter(.rank)` when r < 1; `.shapeMismatch` when G is
+    ///   not the shape of W; `.nonFiniteWeights`.
     public func initialize<T: Scalar>(weight: Matrix<T>, gradient: Matrix<T>) throws -> Initialization<T> {
         let (out, inFeatures) = (weight.rows, weight.columns)
         guard gradient.rows == out && gradient.columns == inFeatures else {
-            throw LowRankError.shapeMismatch("the gradient is \(gradient.rows)×\(gradient.columns), the weight \(out)×\(inFeatures)")
+            throw LowRankError.shapeMismatch(operand: "the gradient", shape: [gradient.rows, gradient.columns], expected: [out, inFeatures])
         }
-        guard rank >= 1 else { throw LowRankError.invalidParameter("LoRA-GA rank must be at least 1, got \(rank)") }
+        guard rank >= 1 else { throw LowRankError.invalidParameter(parameter: .rank, value: "\(rank)", expected: "at least 1") }
         guard 2 * rank <= Swift.min(out, inFeatures) else {
             throw LowRankError.rankTooLarge(rank: rank, out: out, in: inFeatures,
                                             needed: "LoRA-GA uses 2r = \(2 * rank) singular directions, more than min(out, in) = \(Swift.min(out, inFeatures))")

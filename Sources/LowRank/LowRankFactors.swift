@@ -13,6 +13,8 @@ public struct LowRankFactors<Element: Scalar>: Sendable, Equatable {
     /// compensation and extraction (lora_alpha = r).
     public var scale: Element
 
+    /// Factors A `[r, in]` and B `[out, r]` with scale s (default 1).
+    /// Precondition: A's rows equal B's columns.
     public init(a: Matrix<Element>, b: Matrix<Element>, scale: Element = 1) {
         precondition(a.rows == b.columns, "LowRankFactors: A is \(a.rows)×\(a.columns) but B is \(b.rows)×\(b.columns)")
         self.a = a

@@ -67,7 +67,7 @@ public enum LowRankMetrics {
     /// ‖ΔW − sBA‖_F / ‖ΔW‖_F (0 when ΔW = 0), without forming BA:
     /// ‖E‖² = ‖ΔW‖² − 2s·tr(Bᵀ ΔW Aᵀ) + s²·tr((AAᵀ)(BᵀB)).
     public static func relativeFrobeniusError<T: Scalar>(delta: Matrix<T>, factors: LowRankFactors<T>) -> Double {
-        let base = squaredNorm(delta)
+        let base = delta.withUnsafeBufferPointer(Matrix<T>.sumOfSquares)
         guard base > 0 else { return 0 }
         guard factors.rank > 0 else { return 1 }
         let s = Double(factors.scale)

@@ -44,33 +44,99 @@ public enum RankSelection: Sendable, Equatable {
 ///
 /// By Eckart–Young the result is the best rank-r approximation in Frobenius
 /// (and spectral) norm; its error is sqrt(Σ_{i>r} σᵢ²).
+///
+/// This is the one truncated-SVD path of the module: `truncation(of:totalEnergy:)`
+/// decides the rank and the leftover energy, and `factorize(_:)`,
+/// `SVDCompensation` and both whitening paths of `EoRA` call it.
 public struct TruncatedSVD: Sendable, Equatable {
+    /// How many singular directions to keep.
     public var rank: RankSelection
+    /// How the leading triplets are computed (default `.exact`).
     public var method: SVDMethod
 
+    /// Keeps `rank` directions computed by `method`.
     public init(rank: RankSelection, method: SVDMethod = .exact) {
         self.rank = rank
         self.method = method
     }
 
+    /// Keeps exactly `rank` directions (clamped to min(out, in)).
     public init(rank: Int, method: SVDMethod = .exact) {
         self.init(rank: .fixed(rank), method: method)
     }
 
-    /// Factors s·B·A (s = 1) of `m` (out×in).
+    /// Factors s·B·A (s = 1) of `m` (out×in): B `[out, r]`, A `[r, in]` with
+    /// the √Σ split, r chosen by `rank`.
+    ///
+    /// Cost: the SVD of `m` (exact: O(out·in·min(out, in)); randomized:
+    /// O(out·in·(r + p)·(q + 1))).
     ///
     /// - Throws: `LowRankError.nonFiniteWeights` for NaN/∞ entries.
     public func factorize<T: Scalar>(_ m: Matrix<T>) throws -> LowRankFactors<T> {
         guard m.isFinite else { throw LowRankError.nonFiniteWeights(what: "the matrix to factorize") }
+        return try truncation(of: m).factors
+    }
+
+    /// The leading triplets of `m` (out×in) chosen by `rank` and computed by
+    /// `method`, and the energy they leave, ‖M − U_r Σ_r V_rᵀ‖²_F.
+    ///
+    /// - The kept rank r is min(cap, rank of the computed SVD) for `.fixed`,
+    ///   with cap = min(r, out, in); for `.energy(τ, maxRank)` it is the
+    ///   smallest r ≤ min(maxRank, out, in) with Σ_{i≤r} σᵢ² ≥ τ·total.
+    /// - The residual: with `.exact` the full spectrum is computed and the tail
+    ///   Σ_{i>r} σᵢ² is summed directly (no cancellation); a randomized SVD is
+    ///   an orthogonal projection, so its residual is max(0, total − Σ_{i≤r} σᵢ²).
+    ///
+    /// `totalEnergy` is ‖M‖²_F unless the caller knows a better total (EoRA's
+    /// Cholesky path passes the unshifted ‖ΔW X‖²); it sets the energy
+    /// threshold and, for `.randomized`, the residual. `m` must be finite.
+    ///
+    /// Cost: exact, one thin SVD of `m`, O(out·in·min(out, in)); randomized,
+    /// O(out·in·(cap + p)·(q + 1)).
+    public func truncation<T: Scalar>(of m: Matrix<T>, totalEnergy: Double? = nil) throws -> Truncation<T> {
+        let total = totalEnergy ?? m.withUnsafeBufferPointer(Matrix<T>.sumOfSquares)
         let cap = rank.cap(out: m.rows, in: m.columns)
-        let svd = try method.leading(cap, of: m)
-        let r: Int
-        switch rank {
-        case .fixed: r = svd.rank
-        case .energy(let fraction, _):
-            r = energyRank(svd.singularValues, total: squaredNorm(m), fraction: fraction)
+        let computed = method == .exact ? try m.svd() : try method.leading(cap, of: m)
+        var r = Swift.min(cap, computed.rank)
+        if case .energy(let fraction, _) = rank {
+            r = energyRank(Array(computed.singularValues.prefix(r)), total: total, fraction: fraction)
         }
-        return splitSquareRoot(svd.truncated(to: r))
+        let squares = computed.singularValues.map { $0.doubleValue * $0.doubleValue }
+        let residual = method == .exact
+            ? squares.dropFirst(r).reduce(0, +)
+            : Swift.max(0, total - squares.prefix(r).reduce(0, +))
+        return Truncation(triplets: computed.truncated(to: r), totalEnergy: total, residualEnergy: residual)
+    }
+}
+
+/// The result of `TruncatedSVD.truncation(of:totalEnergy:)`: the kept
+/// singular triplets of a matrix M (out×in) and the energy they leave.
+public struct Truncation<Element: Scalar>: Sendable {
+    /// U_r `[out, r]`, σ₁ ≥ … ≥ σ_r, V_rᵀ `[r, in]`.
+    public var triplets: SVD<Element>
+    /// The total energy the rank was chosen against, ‖M‖²_F by default.
+    public var totalEnergy: Double
+    /// ‖M − U_r Σ_r V_rᵀ‖²_F (see `TruncatedSVD.truncation(of:totalEnergy:)`).
+    public var residualEnergy: Double
+
+    /// Wraps triplets and their energies.
+    public init(triplets: SVD<Element>, totalEnergy: Double, residualEnergy: Double) {
+        self.triplets = triplets
+        self.totalEnergy = totalEnergy
+        self.residualEnergy = residualEnergy
+    }
+
+    /// The kept rank r.
+    public var rank: Int { triplets.rank }
+
+    /// The √Σ split, B = U_r Σ_r^{1/2} `[out, r]` and A = Σ_r^{1/2} V_rᵀ
+    /// `[r, in]`, scale 1. Cost: O((out + in)·r) (copies and scales U_r, V_rᵀ).
+    public var factors: LowRankFactors<Element> {
+        let roots = triplets.singularValues.map { $0.squareRoot() }
+        var b = triplets.u, a = triplets.vt
+        b.scaleColumns(by: roots)
+        a.scaleRows(by: roots)
+        return LowRankFactors(a: a, b: b)
     }
 }
 
@@ -85,20 +151,4 @@ func energyRank<T: Scalar>(_ singularValues: [T], total: Double, fraction: Doubl
         if captured >= fraction * total { return i + 1 }
     }
     return singularValues.count
-}
-
-/// B = U Σ^{1/2}, A = Σ^{1/2} Vᵀ.
-func splitSquareRoot<T: Scalar>(_ svd: SVD<T>) -> LowRankFactors<T> {
-    let roots = svd.singularValues.map { $0.squareRoot() }
-    var b = svd.u, a = svd.vt
-    b.scaleColumns(by: roots)
-    a.scaleRows(by: roots)
-    return LowRankFactors(a: a, b: b)
-}
-
-/// ‖M‖²_F accumulated in Double.
-@_specialize(where T == Float)
-@_specialize(where T == Double)
-func squaredNorm<T: Scalar>(_ m: Matrix<T>) -> Double {
-    m.withUnsafeBufferPointer { p in p.reduce(0.0) { $0 + $1.doubleValue * $1.doubleValue } }
 }

@@ -33,7 +33,8 @@ public struct FisherMerge: Sendable, Equatable {
         let w = try resolvedWeights(weights, models: models)
         guard normalize else { return w }
         guard let norms = fisherNorms, norms.count == models else {
-            throw MergingError.invalidParameter("Fisher normalisation needs one Fisher norm per model")
+            throw MergingError.invalidParameter(parameter: .fisherNorms, value: fisherNorms.map { "\($0.count) norms" } ?? "none",
+                                                expected: "one per model (\(models)) for Fisher normalisation")
         }
         // A model whose Fisher is all zero has no information to weigh by: keep its λ.
         return zip(w, norms).map { $1 > 0 ? $0 / $1 : $0 }

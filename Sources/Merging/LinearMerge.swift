@@ -16,7 +16,7 @@ public struct LinearMerge: Sendable, Equatable {
         let w = try resolvedWeights(weights, models: tensors.count)
         try checkSameSize(tensors, name: name)
         let total = w.reduce(0, +)
-        if normalize && total == 0 { throw MergingError.invalidParameter("the merge weights sum to zero; cannot normalise") }
+        if normalize && total == 0 { throw MergingError.invalidParameter(parameter: .weights, value: "\(w)", expected: "of nonzero sum to be normalised") }
         let factors = normalize ? w.map { $0 / total } : w
         return weightedSum(tensors, factors)
     }

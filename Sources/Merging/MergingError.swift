@@ -1,5 +1,21 @@
 /// A merge that cannot be carried out as asked.
+///
+/// Cases carry the place (the tensor, the model, the parameter) so a caller
+/// can name it its own way (the `rankwise` command maps `.omega` to
+/// `--omega`); `description` names it in words.
 public enum MergingError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A merge parameter; its raw value is its name in messages.
+    public enum Parameter: String, Sendable, Equatable, CaseIterable {
+        /// The per-model merge weights: finite, and with a nonzero sum when normalised.
+        case weights = "merge weights"
+        /// The Fisher norms of `FisherMerge` with normalisation: one per model.
+        case fisherNorms = "Fisher norms"
+        /// `RegMean.nonDiagonalAlpha`, in [0, 1].
+        case nonDiagonalAlpha = "the non-diagonal alpha"
+        /// `AIM.omega`, in [0, 1].
+        case omega
+    }
+
     /// Merging needs at least two models.
     case tooFewModels(Int)
     /// One weight per model.
@@ -10,9 +26,10 @@ public enum MergingError: Error, Equatable, Sendable, CustomStringConvertible {
     case negativeFisher(tensor: String, model: Int, value: Double)
     /// NaN or ±∞ in a parameter, Fisher or Gram entry.
     case nonFinite(tensor: String, what: String)
-    /// A parameter out of range.
-    case invalidParameter(String)
+    /// `parameter` is `value`, outside `expected` (a condition in words).
+    case invalidParameter(parameter: Parameter, value: String, expected: String)
 
+    /// One line naming the place and the cause, without command-line flags.
     public var description: String {
         switch self {
         case .tooFewModels(let n): return "merging needs at least two models, got \(n)"
@@ -21,7 +38,8 @@ public enum MergingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .negativeFisher(let tensor, let model, let value):
             return "\(tensor): the Fisher of model \(model + 1) has a negative value (\(value)); Fisher values must be ≥ 0"
         case .nonFinite(let tensor, let what): return "\(tensor): \(what) contains NaN or infinity"
-        case .invalidParameter(let detail): return detail
+        case .invalidParameter(let parameter, let value, let expected):
+            return "\(parameter.rawValue) must be \(expected), got \(value)"
         }
     }
 }
@@ -31,7 +49,7 @@ func resolvedWeights(_ weights: [Double]?, models: Int) throws -> [Double] {
     guard models >= 2 else { throw MergingError.tooFewModels(models) }
     guard let weights else { return Array(repeating: 1, count: models) }
     guard weights.count == models else { throw MergingError.weightCount(expected: models, got: weights.count) }
-    guard weights.allSatisfy(\.isFinite) else { throw MergingError.invalidParameter("merge weights must be finite") }
+    guard weights.allSatisfy(\.isFinite) else { throw MergingError.invalidParameter(parameter: .weights, value: "\(weights)", expected: "finite") }
     return weights
 }
 
@@ -51,11 +69,14 @@ func checkSameSize<T: BinaryFloatingPoint>(_ tensors: [[T]], name: String, what:
 /// Whether every value is finite, and whether any is below zero, in one
 /// branch-free pass (flag reductions over compares, which vectorise).
 public struct ValueScan<T: BinaryFloatingPoint> {
+    /// No value is NaN or ±∞.
     public let allFinite: Bool
+    /// Some value is below zero.
     public let anyNegative: Bool
 
     @_specialize(where T == Float)
     @_specialize(where T == Double)
+    /// Scans `values` once. Cost: O(n), vectorised.
     public init(_ values: [T]) {
         var nonFinite: UInt8 = 0, negative: UInt8 = 0
         values.withUnsafeBufferPointer { p in

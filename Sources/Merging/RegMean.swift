@@ -13,9 +13,12 @@ import LinearAlgebra
 /// solution); identical Grams give the plain mean; α = 0 gives a per-input-
 /// column weighted mean.
 public struct RegMean: Sendable, Equatable {
+    /// Per-model weights wᵢ (nil: all 1).
     public var weights: [Double]?
+    /// α ∈ [0, 1], the share of the off-diagonal Gram entries kept (default 1).
     public var nonDiagonalAlpha: Double
 
+    /// RegMean with the given weights and α (checked when merging).
     public init(weights: [Double]? = nil, nonDiagonalAlpha: Double = 1) {
         self.weights = weights
         self.nonDiagonalAlpha = nonDiagonalAlpha
@@ -23,6 +26,7 @@ public struct RegMean: Sendable, Equatable {
 
     /// The merged weight and how it was solved.
     public struct Result<Element: Scalar>: Sendable {
+        /// W* `[out, in]`.
         public var weight: Matrix<Element>
         /// True when Σ G̃ᵢ was not positive definite and least squares was used.
         public var usedLeastSquares: Bool
@@ -31,7 +35,7 @@ public struct RegMean: Sendable, Equatable {
     /// Merges one linear layer. `grams` are the per-token Gram matrices (in×in, Double).
     public func merge<T: Scalar>(_ weights: [Matrix<T>], grams: [Matrix<Double>], name: String = "tensor") throws -> Result<T> {
         guard (0...1).contains(nonDiagonalAlpha) else {
-            throw MergingError.invalidParameter("--nondiag-alpha must be in [0, 1], got \(nonDiagonalAlpha)")
+            throw MergingError.invalidParameter(parameter: .nonDiagonalAlpha, value: "\(nonDiagonalAlpha)", expected: "in [0, 1]")
         }
         let w = try resolvedWeights(self.weights, models: weights.count)
         guard grams.count == weights.count else {

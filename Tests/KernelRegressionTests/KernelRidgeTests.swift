@@ -97,7 +97,9 @@ struct KernelRidgeTests {
         var bad = x
         bad[2, 1] = .nan
         #expect(throws: KernelRegressionError.nonFiniteData("the training inputs")) { try KernelRidge().fit(bad, y) }
-        #expect(throws: KernelRegressionError.invalidParameter("alpha must be ≥ 0, got -1.0")) { try KernelRidge(alpha: -1).fit(x, y) }
+        #expect(throws: KernelRegressionError.invalidParameter(parameter: .alpha, value: "-1.0", expected: "finite and ≥ 0")) { try KernelRidge(alpha: -1).fit(x, y) }
+        #expect(KernelRegressionError.invalidParameter(parameter: .alpha, value: "-1.0", expected: "finite and ≥ 0").description
+                == "alpha must be finite and ≥ 0, got -1.0")
         #expect(throws: KernelRegressionError.self) { try KernelRidge().fit(x, y.leadingRows(3)) }
         #expect(throws: KernelRegressionError.self) { try KernelRidge().fit(x, y, sampleWeight: [1, 2]) }
         #expect(throws: KernelRegressionError.self) { try KernelRidge().fit(x, y, sampleWeight: [1, 1, -1, 1, 1]) }

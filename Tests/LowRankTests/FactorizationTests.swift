@@ -30,6 +30,20 @@ struct TruncatedSVDTests {
         #expect(energy.rank == expected)
         #expect(try TruncatedSVD(rank: 100).factorize(m).rank == 45, "r is clamped to min(out, in)")
         #expect(try TruncatedSVD(rank: 3).factorize(Matrix<T>.zeros(rows: 4, columns: 5)).product().maxAbs() == 0)
+        // The one truncation path: its residual is the explicit ‖M − BA‖², its
+        // factors are factorize's, and SVDCompensation reports the same energies.
+        let tol = T.precision == .single ? 1e-4 : 1e-10
+        for method in [SVDMethod.exact, .randomized(oversampling: 10, powerIterations: 4, seed: 1)] {
+            for selection in [RankSelection.fixed(7), .energy(fraction: 0.8, maxRank: 30)] {
+                let truncated = try TruncatedSVD(rank: selection, method: method).truncation(of: m)
+                let explicit = (m - truncated.factors.product()).converted(to: Double.self).frobeniusNorm()
+                #expect(abs(truncated.residualEnergy.squareRoot() - explicit) <= tol * Double(m.frobeniusNorm()), "\(method), \(selection)")
+                #expect(abs(truncated.totalEnergy - total) <= tol * total)
+                #expect(try truncated.factors == TruncatedSVD(rank: selection, method: method).factorize(m))
+                let plain = try SVDCompensation(rank: selection, method: method).compensate(delta: m)
+                #expect(plain.residualEnergy == truncated.residualEnergy && plain.deltaEnergy == truncated.totalEnergy)
+            }
+        }
     }
 
     @Test(arguments: testBackends, ScalarKind.allCases)

@@ -54,5 +54,13 @@ struct LoRAGATests {
         bad[1, 1] = .nan
         #expect(throws: LowRankError.nonFiniteWeights(what: "the gradient")) { try LoRAGA(rank: 2).initialize(weight: w, gradient: bad) }
         #expect(throws: LowRankError.self) { try LoRAGA(rank: 2).initialize(weight: w, gradient: w.leadingRows(3)) }
+        #expect(throws: LowRankError.shapeMismatch(operand: "the gradient", shape: [3, 7], expected: [10, 7])) {
+            try LoRAGA(rank: 2).initialize(weight: w, gradient: w.leadingRows(3))
+        }
+        #expect(throws: LowRankError.invalidParameter(parameter: .rank, value: "0", expected: "at least 1")) {
+            try LoRAGA(rank: 0).initialize(weight: w, gradient: w)
+        }
+        #expect(LowRankError.shapeMismatch(operand: "the gradient", shape: [3, 7], expected: [10, 7]).description
+                == "shape mismatch: the gradient is 3×7, expected 10×7")
     }
 }

@@ -161,6 +161,11 @@ struct RegMeanTests {
         // ρ = 1 − a: the busiest channel (a = 1) keeps the base weights.
         #expect(relaxed == Matrix([[2.5, 2, 1], [3.5, 3, 2]]))
         #expect(throws: MergingError.self) { try AIM(omega: 2).relax(merged: merged, base: base, absMean: [1, 2, 4]) }
+        // The error names the parameter in words, not a command-line flag.
+        #expect(throws: MergingError.invalidParameter(parameter: .omega, value: "2.0", expected: "in [0, 1]")) {
+            try AIM(omega: 2).relax(merged: merged, base: base, absMean: [1, 2, 4])
+        }
+        #expect(MergingError.invalidParameter(parameter: .omega, value: "2.0", expected: "in [0, 1]").description == "omega must be in [0, 1], got 2.0")
         #expect(throws: MergingError.self) { try AIM().relax(merged: merged, base: base, absMean: [1, 2]) }
         #expect(try AIM().relax(merged: merged, base: base, absMean: [0, 0, 0]) == merged)
     }

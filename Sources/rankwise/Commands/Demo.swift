@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LinearAlgebra
 import LowRank
+import ModelSurgery
 import WeightFiles
 
 /// `rankwise demo`: the built-in example. A deterministic Llama-shaped model

@@ -18,23 +18,39 @@ import Musl
 public struct SyntheticModel: Sendable {
     /// One linear layer: its name (`M`, weights at `M.weight`) and shapes.
     public struct Layer: Sendable, Equatable {
+        /// The module path, e.g. `model.layers.0.mlp.down_proj`.
         public var name: String
+        /// Output features (rows of the weight).
         public var out: Int
+        /// Input features (columns of the weight).
         public var inFeatures: Int
         /// Which calibration stream feeds it (the hidden state or the MLP's inner activation).
         public var input: Input
     }
 
-    public enum Input: Sendable, Equatable { case hidden, intermediate }
+    /// The calibration stream a layer reads.
+    public enum Input: Sendable, Equatable {
+        /// The hidden state, `hidden` wide (attention projections, gate and up).
+        case hidden
+        /// The MLP's inner activation, `intermediate` wide (down).
+        case intermediate
+    }
 
+    /// Decoder blocks, seven linear layers each (default 2).
     public var blocks: Int
+    /// Hidden size (default 256).
     public var hidden: Int
+    /// MLP inner size (default 688, about 2.7× hidden as in Llama).
     public var intermediate: Int
+    /// Calibration tokens per stream (default 1024).
     public var tokens: Int
+    /// Seed of every weight and input (default 2024).
     public var seed: UInt64
     /// Spectral decay exponent of the weights.
     public var decay: Double
 
+    /// A model of `blocks` blocks with the given sizes; everything is derived
+    /// from `seed`, so equal parameters give equal weights and inputs.
     public init(blocks: Int = 2, hidden: Int = 256, intermediate: Int = 688, tokens: Int = 1024, seed: UInt64 = 2024, decay: Double = 0.6) {
         self.blocks = blocks
         self.hidden = hidden
@@ -83,7 +99,8 @@ public struct SyntheticModel: Sendable {
         return x
     }
 
-    /// C = Xᵀ X `[in, in]` (Double) for layer `index`, and the token count.
+    /// C = Xᵀ X `[in, in]` (Double) for layer `index`, over `tokens` inputs.
+    /// Cost: tokens·in² flops.
     public func covariance(_ index: Int) -> Matrix<Double> {
         let layer = layers[index]
         let block = index / 7

@@ -1,4 +1,6 @@
+import Compression
 import LinearAlgebra
+import LowRank
 
 /// The experiment behind `rankwise demo`: quantise every layer of a
 /// `SyntheticModel` to `bits` with RTN, then compensate with plain SVD and
@@ -8,11 +10,17 @@ import LinearAlgebra
 /// layers as sqrt(Σ‖E X‖² / Σ‖W X‖²), so "quantised only" and the
 /// compensated rows share a scale.
 public struct CompensationDemo: Sendable {
+    /// The model whose layers are quantised (default: `SyntheticModel()`).
     public var model: SyntheticModel
+    /// RTN bits (default 4).
     public var bits: Int
+    /// RTN group size in input columns (default 64).
     public var groupSize: Int
+    /// The adapter ranks tried, in order (default 16, 32, 64).
     public var ranks: [Int]
 
+    /// The experiment on `model` at `bits` bits with groups of `groupSize`,
+    /// compensated at each of `ranks`.
     public init(model: SyntheticModel = SyntheticModel(), bits: Int = 4, groupSize: Int = 64, ranks: [Int] = [16, 32, 64]) {
         self.model = model
         self.bits = bits
@@ -20,6 +28,7 @@ public struct CompensationDemo: Sendable {
         self.ranks = ranks
     }
 
+    /// What a row of the table measures; the raw value is its label.
     public enum Method: String, Sendable, Equatable, CaseIterable {
         case quantizedOnly = "RTN only"
         case svd = "SVD"
@@ -28,7 +37,9 @@ public struct CompensationDemo: Sendable {
 
     /// One row of the table.
     public struct Row: Sendable, Equatable {
+        /// RTN alone, or RTN compensated by plain SVD or EoRA.
         public var method: Method
+        /// The adapter rank (0 for RTN alone).
         public var rank: Int
         /// sqrt(Σ‖E X‖² / Σ‖W X‖²) over all layers.
         public var activationError: Double
@@ -40,15 +51,22 @@ public struct CompensationDemo: Sendable {
 
     /// The adapters of one (method, rank), layer name → factors.
     public struct Adapter: Sendable {
+        /// `.svd` or `.eora`.
         public var method: Method
+        /// The rank r of every layer's factors.
         public var rank: Int
+        /// Each layer's name (`M`, as in `SyntheticModel.Layer.name`) and its
+        /// factors B `[out, r]`, A `[r, in]`, scale 1, in layer order.
         public var layers: [(name: String, factors: LowRankFactors<Float>)]
     }
 
     /// What one layer gave, for progress reports.
     public struct LayerReport: Sendable {
+        /// The layer's position, 0-based.
         public var index: Int
+        /// The number of layers.
         public var count: Int
+        /// The layer just finished.
         public var layer: SyntheticModel.Layer
         /// ‖ΔW X‖ / ‖W X‖: the quantisation's own error on this layer.
         public var quantizationError: Double
@@ -56,13 +74,23 @@ public struct CompensationDemo: Sendable {
         public var residualAtLargestRank: [Method: Double]
     }
 
+    /// The table and the adapters behind it.
     public struct Result: Sendable {
+        /// RTN alone first, then SVD at each rank, then EoRA at each rank.
         public var rows: [Row]
+        /// One adapter per (method, rank), in the order of `rows`.
         public var adapters: [Adapter]
+        /// Time spent quantising all layers.
         public var quantizationSeconds: Double
     }
 
     /// Runs the experiment; `progress` is called after each layer.
+    ///
+    /// Cost per layer: one RTN pass, and per rank one plain SVD of ΔW and one
+    /// EoRA (an in×in eigendecomposition and an SVD of ΔW′), O(out·in·min(out, in) + in³).
+    ///
+    /// - Throws: `CompressionError` for bits or group size out of range;
+    ///   `LowRankError` from the compensations.
     public func run(progress: (LayerReport) -> Void = { _ in }) throws -> Result {
         let clock = ContinuousClock()
         var outputEnergy = 0.0

@@ -1,6 +1,7 @@
 import LinearAlgebra
 
-/// Weight pruning: zero a fraction of the weights of a linear layer.
+/// Weight pruning: zero a fraction of the weights of a linear layer
+/// W `[out, in]`; the kept weights are unchanged.
 public enum Pruning: Sendable, Equatable {
     /// N:M semi-structured magnitude pruning: in each run of M consecutive
     /// input weights of a row, keep the N of largest |w| (ties: the lower
@@ -11,23 +12,34 @@ public enum Pruning: Sendable, Equatable {
     /// output row when `inputNorms` (‖x_j‖₂ = √C_jj) are given.
     case unstructured(sparsity: Double, inputNorms: [Double]?)
 
-    /// The pruned weights (same shape).
+    /// The pruned weights: W `[out, in]` with the selected entries set to 0
+    /// (same shape and scalar type).
+    ///
+    /// Cost: N:M, O(out·in·log M); unstructured magnitude, one sort of all
+    /// out·in weights, O(out·in·log(out·in)); Wanda, one sort per row,
+    /// O(out·in·log in). `count = ⌊sparsity·size⌋` weights are zeroed per
+    /// layer (magnitude) or per row (Wanda); ties keep the lower index.
+    ///
+    /// - Throws: `CompressionError.nonFiniteWeights`; `.invalidParameter`
+    ///   for an N:M pattern without 0 ≤ N ≤ M, M ≥ 1 or a sparsity outside
+    ///   [0, 1]; `.inputsNotMultipleOfM` when `in` is not a multiple of M;
+    ///   `.inputNormCount` when the Wanda norms are not one per input.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func prune<T: Scalar>(_ w: Matrix<T>) throws -> Matrix<T> {
-        guard w.isFinite else { throw LowRankError.nonFiniteWeights(what: "the weight") }
+        guard w.isFinite else { throw CompressionError.nonFiniteWeights }
         switch self {
         case .nOfM(let n, let m):
-            guard m >= 1, n >= 0, n <= m else { throw LowRankError.invalidParameter("--pattern N:M needs 0 ≤ N ≤ M and M ≥ 1, got \(n):\(m)") }
+            guard m >= 1, n >= 0, n <= m else { throw CompressionError.invalidParameter(parameter: .pattern, value: "\(n):\(m)", expected: "N:M with 0 ≤ N ≤ M and M ≥ 1") }
             guard w.columns % m == 0 else {
-                throw LowRankError.invalidParameter("N:M pruning with M = \(m) needs the input size \(w.columns) to be a multiple of \(m)")
+                throw CompressionError.inputsNotMultipleOfM(inputs: w.columns, m: m)
             }
             return pruneNOfM(w, keep: n, of: m)
         case .unstructured(let sparsity, let norms):
-            guard (0...1).contains(sparsity) else { throw LowRankError.invalidParameter("--sparsity must be in [0, 1], got \(sparsity)") }
+            guard (0...1).contains(sparsity) else { throw CompressionError.invalidParameter(parameter: .sparsity, value: "\(sparsity)", expected: "in [0, 1]") }
             if let norms {
                 guard norms.count == w.columns else {
-                    throw LowRankError.shapeMismatch("\(norms.count) input norms for a layer with \(w.columns) inputs")
+                    throw CompressionError.inputNormCount(norms: norms.count, inputs: w.columns)
                 }
                 return pruneRows(w, sparsity: sparsity) { i, j in w[i, j].doubleValue.magnitude * norms[j] }
             }

@@ -13,11 +13,22 @@ import LinearAlgebra
 /// Then q = clamp(round(w/scale) + zero, 0, 2^b − 1) and ŵ = scale·(q − zero),
 /// rounding half to even as `torch.round` does. A group whose values are all
 /// equal to zero is left as zeros. Rows are quantised in parallel.
+///
+/// Cost: O(out·in), one pass per group for the range and one to round.
 public struct RoundToNearest: Sendable, Equatable {
+    /// b, the bits per weight: 2 to 8 (2^b levels).
     public var bits: Int
+    /// Input columns per group sharing one scale and zero point (default 128,
+    /// the GPTQ/AWQ convention); nil quantises each whole row as one group.
+    /// A group size larger than the row is the whole row.
     public var groupSize: Int?
+    /// A grid symmetric around zero (GPTQ's `sym=True`) instead of min–max
+    /// (default false).
     public var symmetric: Bool
 
+    /// RTN with `bits` bits, groups of `groupSize` columns (default 128) and
+    /// a min–max grid unless `symmetric`. Parameters are checked when
+    /// quantising.
     public init(bits: Int, groupSize: Int? = 128, symmetric: Bool = false) {
         self.bits = bits
         self.groupSize = groupSize
@@ -25,16 +36,24 @@ public struct RoundToNearest: Sendable, Equatable {
     }
 
     func validate() throws {
-        guard (2...8).contains(bits) else { throw LowRankError.invalidParameter("--bits must be between 2 and 8, got \(bits)") }
-        if let groupSize, groupSize < 1 { throw LowRankError.invalidParameter("--group-size must be positive, got \(groupSize)") }
+        guard (2...8).contains(bits) else {
+            throw CompressionError.invalidParameter(parameter: .bits, value: "\(bits)", expected: "between 2 and 8")
+        }
+        if let groupSize, groupSize < 1 {
+            throw CompressionError.invalidParameter(parameter: .groupSize, value: "\(groupSize)", expected: "positive")
+        }
     }
 
-    /// Ŵ, the dequantised weights (same shape).
+    /// Ŵ, the dequantised weights of W `[out, in]`: same shape and scalar
+    /// type, every group on its own b-bit grid.
+    ///
+    /// - Throws: `CompressionError.invalidParameter` for bits outside 2…8 or
+    ///   a group size below 1; `.nonFiniteWeights` when W holds NaN or ±∞.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func quantize<T: Scalar>(_ w: Matrix<T>) throws -> Matrix<T> {
         try validate()
-        guard w.isFinite else { throw LowRankError.nonFiniteWeights(what: "the weight") }
+        guard w.isFinite else { throw CompressionError.nonFiniteWeights }
         let levels = Double((1 << bits) - 1)
         let group = Swift.min(groupSize ?? w.columns, Swift.max(w.columns, 1))
         var out = w

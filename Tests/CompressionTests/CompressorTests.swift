@@ -1,6 +1,6 @@
 import Testing
 import LinearAlgebra
-@testable import LowRank
+@testable import Compression
 
 @Suite("RTN quantisation and pruning")
 struct CompressorTests {
@@ -43,9 +43,18 @@ struct CompressorTests {
 
     @Test func rtnRejectsBadParameters() {
         let w = Matrix<Float>.random(rows: 2, columns: 2, seed: 1)
-        #expect(throws: LowRankError.self) { try RoundToNearest(bits: 1).quantize(w) }
-        #expect(throws: LowRankError.self) { try RoundToNearest(bits: 9).quantize(w) }
-        #expect(throws: LowRankError.self) { try RoundToNearest(bits: 4, groupSize: 0).quantize(w) }
+        #expect(throws: CompressionError.self) { try RoundToNearest(bits: 1).quantize(w) }
+        #expect(throws: CompressionError.self) { try RoundToNearest(bits: 9).quantize(w) }
+        #expect(throws: CompressionError.self) { try RoundToNearest(bits: 4, groupSize: 0).quantize(w) }
+        // The error carries the parameter and names it in words, not a command-line flag.
+        #expect(throws: CompressionError.invalidParameter(parameter: .bits, value: "9", expected: "between 2 and 8")) {
+            try RoundToNearest(bits: 9).quantize(w)
+        }
+        #expect(CompressionError.invalidParameter(parameter: .bits, value: "9", expected: "between 2 and 8").description
+                == "bits must be between 2 and 8, got 9")
+        #expect(throws: CompressionError.invalidParameter(parameter: .groupSize, value: "0", expected: "positive")) {
+            try RoundToNearest(bits: 4, groupSize: 0).quantize(w)
+        }
     }
 
     @Test("2:4 keeps the two largest of every four")
@@ -55,8 +64,9 @@ struct CompressorTests {
         #expect(p.elements == [0, -4, 3, 0, 0.5, 0, 0, 9])
         let big = try Pruning.nOfM(n: 2, m: 4).prune(Matrix<Float>.random(rows: 32, columns: 64, seed: 2))
         for i in 0..<32 { for g in 0..<16 { #expect((0..<4).filter { big[i, g * 4 + $0] != 0 }.count == 2) } }
-        #expect(throws: LowRankError.self) { try Pruning.nOfM(n: 2, m: 4).prune(Matrix<Float>.zeros(rows: 2, columns: 6)) }
-        #expect(throws: LowRankError.self) { try Pruning.nOfM(n: 5, m: 4).prune(w) }
+        #expect(throws: CompressionError.self) { try Pruning.nOfM(n: 2, m: 4).prune(Matrix<Float>.zeros(rows: 2, columns: 6)) }
+        #expect(throws: CompressionError.self) { try Pruning.nOfM(n: 5, m: 4).prune(w) }
+        #expect(throws: CompressionError.inputsNotMultipleOfM(inputs: 6, m: 4)) { try Pruning.nOfM(n: 2, m: 4).prune(Matrix<Float>.zeros(rows: 2, columns: 6)) }
     }
 
     @Test("unstructured magnitude and Wanda")
@@ -74,8 +84,8 @@ struct CompressorTests {
             #expect(wanda[i, 0] == w[i, 0])
             #expect((0..<50).filter { wanda[i, $0] == 0 }.count == 45, "per-row sparsity")
         }
-        #expect(throws: LowRankError.self) { try Pruning.unstructured(sparsity: 1.5, inputNorms: nil).prune(w) }
-        #expect(throws: LowRankError.self) { try Pruning.unstructured(sparsity: 0.5, inputNorms: [1]).prune(w) }
+        #expect(throws: CompressionError.self) { try Pruning.unstructured(sparsity: 1.5, inputNorms: nil).prune(w) }
+        #expect(throws: CompressionError.self) { try Pruning.unstructured(sparsity: 0.5, inputNorms: [1]).prune(w) }
         #expect(try Pruning.unstructured(sparsity: 0, inputNorms: nil).prune(w) == w)
     }
 }

@@ -1,1 +1,0 @@
-// The compressors move here from LowRank (RTN, pruning); see README.md.
