@@ -121,6 +121,8 @@ let package = Package(
         .testTarget(name: "LowRankTests", dependencies: ["LowRank", "Compression"]),
         .testTarget(name: "ModelSurgeryTests", dependencies: ["ModelSurgery", "WeightFiles", "LowRank", "Compression"]),
         .testTarget(name: "MergingTests", dependencies: ["Merging"]),
+        .testTarget(name: "DocumentationExamplesTests",
+                    dependencies: ["LinearAlgebra", "WeightFiles", "Compression", "LowRank", "Merging", "KernelRegression", "ModelSurgery"]),
         .testTarget(name: "CLITests", dependencies: ["rankwise", "WeightFiles", "LowRank"]),
         .testTarget(
             name: "KernelRegressionTests",

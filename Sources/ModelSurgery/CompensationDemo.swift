@@ -1,6 +1,8 @@
+import Foundation
 import Compression
 import LinearAlgebra
 import LowRank
+import WeightFiles
 
 /// The experiment behind `rankwise demo`: quantise every layer of a
 /// `SyntheticModel` to `bits` with RTN, then compensate with plain SVD and
@@ -148,4 +150,18 @@ public struct CompensationDemo: Sendable {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
+extension CompensationDemo.Adapter {
+    /// The adapter's folder name: `svd-r16`, `eora-r32`, …
+    public var folderName: String { "\(method.rawValue.lowercased())-r\(rank)" }
+
+    /// Writes the adapter as a PEFT LoRA folder `folder/folderName`
+    /// (lora_alpha = r, base model `rankwise-demo`).
+    public func write(into folder: URL) throws {
+        let writer = try PEFTAdapterWriter(directory: folder.appendingPathComponent(folderName),
+                                           configuration: .init(rank: rank, alpha: Double(rank), baseModel: "rankwise-demo"), base: nil)
+        for layer in layers { try writer.add(module: layer.name, a: layer.factors.a, b: layer.factors.b) }
+        try writer.finish(metadata: ["rankwise.command": "demo"])
+    }
 }

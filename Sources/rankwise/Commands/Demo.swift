@@ -69,16 +69,8 @@ struct Demo: ParsableCommand {
             lines.append("")
             lines.append("activation error: ‖(W − Ŵ − BA) X‖ / ‖W X‖ over all layers, X the calibration inputs.")
             // One PEFT adapter per method and rank.
-            let folder = URL(fileURLWithPath: output)
-            for adapter in result.adapters {
-                let name = "\(adapter.method.rawValue.lowercased())-r\(adapter.rank)"
-                let writer = try PEFTAdapterWriter(directory: folder.appendingPathComponent(name),
-                                                   configuration: .init(rank: adapter.rank, alpha: Double(adapter.rank), baseModel: "rankwise-demo"),
-                                                   base: nil)
-                for layer in adapter.layers { try writer.add(module: layer.name, a: layer.factors.a, b: layer.factors.b) }
-                try writer.finish(metadata: ["rankwise.command": "demo"])
-            }
-            lines.append("adapters: \(result.adapters.map { "\($0.method.rawValue.lowercased())-r\($0.rank)" }.joined(separator: ", ")) in \(output)/ (PEFT layout)")
+            for adapter in result.adapters { try adapter.write(into: URL(fileURLWithPath: output)) }
+            lines.append("adapters: \(result.adapters.map(\.folderName).joined(separator: ", ")) in \(output)/ (PEFT layout)")
             console.output(lines.joined(separator: "\n"))
             try console.emitJSON(object: [
                 "model": ["blocks": blocks, "hidden": model.hidden, "intermediate": model.intermediate, "tokens": model.tokens],

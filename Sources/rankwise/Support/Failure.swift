@@ -1,4 +1,8 @@
 import Foundation
+import Compression
+import KernelRegression
+import LowRank
+import Merging
 import ModelSurgery
 import WeightFiles
 
@@ -38,6 +42,14 @@ struct FailureReport {
             }
         case let e as ModelSurgeryError:
             (message, file, tensor) = (Self.withFlags(e), e.file, e.tensor)
+        case CompressionError.invalidParameter(let p, let value, let expected):
+            message = "\(Self.flag(for: p)) must be \(expected), got \(value)"
+        case LowRankError.invalidParameter(let p, let value, let expected):
+            message = "\(Self.flag(for: p)) must be \(expected), got \(value)"
+        case KernelRegressionError.invalidParameter(let p, let value, let expected):
+            message = "\(Self.flag(for: p)) must be \(expected), got \(value)"
+        case MergingError.invalidParameter(let p, let value, let expected):
+            message = "\(Self.flag(for: p)) must be \(expected), got \(value)"
         case let e as LocatedError:
             (message, file, tensor) = (e.description, e.file, e.tensor)
         case let e as CocoaError:
@@ -55,6 +67,14 @@ struct FailureReport {
     /// The job's parameter names as the flags that set them.
     static let flags = ["rank": "--rank", "lambda": "--lambda", "weights": "--weights", "fisher floor": "--fisher-floor",
                         "nondiag alpha": "--nondiag-alpha", "omega": "--omega", "base": "--base", "fisher": "--fisher", "gram": "--gram"]
+
+    /// The flag that sets a library parameter (its name in words otherwise).
+    static func flag<P: RawRepresentable>(for parameter: P) -> String where P.RawValue == String {
+        let known = ["bits": "--bits", "group size": "--group-size", "N:M pattern": "--pattern", "sparsity": "--sparsity", "rank": "--rank",
+                     "alpha": "--alpha", "the alpha grid": "--alphas", "merge weights": "--weights", "the non-diagonal alpha": "--nondiag-alpha",
+                     "omega": "--omega", "components": "--nystroem"]
+        return known[parameter.rawValue] ?? parameter.rawValue
+    }
 
     static func withFlags(_ error: ModelSurgeryError) -> String {
         switch error {
