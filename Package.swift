@@ -101,7 +101,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "rankwise-bench",
-            dependencies: ["LinearAlgebra", "LowRank", "KernelRegression"],
+            dependencies: [
+                "LinearAlgebra",
+                "LowRank",
+                "KernelRegression",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "Benchmarks/rankwise-bench"
         ),
         .executableTarget(
