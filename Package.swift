@@ -114,16 +114,19 @@ let package = Package(
             dependencies: ["WeightFiles"],
             path: "Fuzz/safetensors-fuzz"
         ),
-        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
-        .testTarget(name: "WeightFilesTests", dependencies: ["WeightFiles"]),
+        // Helpers shared by the test targets (scalar kinds, test backends, tolerances,
+        // distances, seeded test matrices, temporary folders).
+        .target(name: "TestSupport", dependencies: ["LinearAlgebra"], path: "Tests/TestSupport"),
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
+        .testTarget(name: "WeightFilesTests", dependencies: ["WeightFiles", "TestSupport"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression"]),
-        .testTarget(name: "LowRankTests", dependencies: ["LowRank"]),
+        .testTarget(name: "LowRankTests", dependencies: ["LowRank", "TestSupport"]),
         .testTarget(name: "ModelSurgeryTests", dependencies: ["ModelSurgery", "WeightFiles"]),
-        .testTarget(name: "MergingTests", dependencies: ["Merging"]),
-        .testTarget(name: "CLITests", dependencies: ["rankwise", "WeightFiles", "LowRank"]),
+        .testTarget(name: "MergingTests", dependencies: ["Merging", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["rankwise", "WeightFiles", "LowRank", "TestSupport"]),
         .testTarget(
             name: "KernelRegressionTests",
-            dependencies: ["KernelRegression"],
+            dependencies: ["KernelRegression", "TestSupport"],
             resources: [.copy("Fixtures")]
         ),
     ] + avx2Kernels
