@@ -58,7 +58,8 @@ let package = Package(
         ),
         .target(
             name: "WeightFiles",
-            dependencies: ["LinearAlgebra"]
+            dependencies: ["LinearAlgebra"],
+            exclude: ["README.md"]
         ),
         .target(
             name: "Compression",
