@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NATIVE_ONLY := .build-native-only
 APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config
 
-.PHONY: all deps build test test-openblas test-native demo bench bench-quick bench-plot bench-setup fuzz clean
+.PHONY: all deps build test test-openblas test-native consumer-check demo bench bench-quick bench-plot bench-setup fuzz clean
 
 all: build
 
@@ -32,6 +32,11 @@ test-openblas: deps
 
 test-native:
 	$(SWIFT) test --disable-default-traits --scratch-path $(NATIVE_ONLY)
+
+## consumer-check: the README's library snippet (Tests/ConsumerPackage), built and run against a
+## copy of this working tree in a folder not named rankwise (scripts/consumer-check.sh).
+consumer-check: deps
+	SWIFT=$(SWIFT) scripts/consumer-check.sh
 
 ## demo: the built-in example (4-bit RTN, then SVD vs EoRA; adapters in demo-output/).
 demo: deps

@@ -62,7 +62,8 @@ let package = Package(
         ),
         .target(
             name: "WeightFiles",
-            dependencies: ["LinearAlgebra", "CSystem"]
+            dependencies: ["LinearAlgebra", "CSystem"],
+            exclude: ["README.md"]
         ),
         .target(
             name: "Compression",
@@ -107,7 +108,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "rankwise-bench",
-            dependencies: ["LinearAlgebra", "Compression", "LowRank", "KernelRegression"],
+            dependencies: [
+                "LinearAlgebra",
+                "Compression",
+                "LowRank",
+                "KernelRegression",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "Benchmarks/rankwise-bench"
         ),
         .executableTarget(
@@ -115,18 +122,21 @@ let package = Package(
             dependencies: ["WeightFiles"],
             path: "Fuzz/safetensors-fuzz"
         ),
-        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
-        .testTarget(name: "WeightFilesTests", dependencies: ["WeightFiles"]),
+        // Helpers shared by the test targets (scalar kinds, test backends, tolerances,
+        // distances, seeded test matrices, temporary folders).
+        .target(name: "TestSupport", dependencies: ["LinearAlgebra"], path: "Tests/TestSupport"),
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
+        .testTarget(name: "WeightFilesTests", dependencies: ["WeightFiles", "TestSupport"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression"]),
-        .testTarget(name: "LowRankTests", dependencies: ["LowRank", "Compression"]),
-        .testTarget(name: "ModelSurgeryTests", dependencies: ["ModelSurgery", "WeightFiles", "LowRank", "Compression"]),
-        .testTarget(name: "MergingTests", dependencies: ["Merging"]),
+        .testTarget(name: "LowRankTests", dependencies: ["LowRank", "Compression", "TestSupport"]),
+        .testTarget(name: "ModelSurgeryTests", dependencies: ["ModelSurgery", "WeightFiles", "LowRank", "Compression", "TestSupport"]),
+        .testTarget(name: "MergingTests", dependencies: ["Merging", "TestSupport"]),
         .testTarget(name: "DocumentationExamplesTests",
                     dependencies: ["LinearAlgebra", "WeightFiles", "Compression", "LowRank", "Merging", "KernelRegression", "ModelSurgery"]),
-        .testTarget(name: "CLITests", dependencies: ["rankwise", "WeightFiles", "LowRank"]),
+        .testTarget(name: "CLITests", dependencies: ["rankwise", "WeightFiles", "LowRank", "TestSupport"]),
         .testTarget(
             name: "KernelRegressionTests",
-            dependencies: ["KernelRegression"],
+            dependencies: ["KernelRegression", "TestSupport"],
             resources: [.copy("Fixtures")]
         ),
     ] + avx2Kernels

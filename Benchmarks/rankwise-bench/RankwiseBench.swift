@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import LinearAlgebra
 
@@ -11,6 +12,142 @@ import LinearAlgebra
 ///                       [--max-native-decomposition N] [--gemm-sizes 256,512]
 ///                       [--decomposition-sizes 512,1024]
 @main
+struct RankwiseBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rankwise-bench",
+        abstract: "Times Rankwise's backends; writes DIR/swift.json (default DIR: bench-results).",
+        discussion: """
+            Each row is one warm-up run, then the median and minimum of the timed runs. \
+            Benchmarks/reference/*.py time numpy, scipy and scikit-learn on the same sizes; \
+            Benchmarks/report.py merges both into one table (make bench).
+            """)
+
+    /// The largest matrix side accepted for `--gemm-sizes`, `--decomposition-sizes`
+    /// and `--max-native-decomposition`: three Double matrices of 16384² are 6 GiB.
+    static let maxSize = 16_384
+
+    @Flag(help: "A small subset: smaller sizes and fewer repetitions (a couple of minutes).")
+    var quick = false
+
+    @Option(help: ArgumentHelp("Timed runs after the warm-up, 1...1000 (default: 5; with --quick, 3).", valueName: "n"))
+    var repetitions: Int?
+
+    @Option(help: ArgumentHelp("Threads for both backends, 1...1024 (default: all cores).", valueName: "n"))
+    var threads: Int?
+
+    @Option(help: ArgumentHelp("The folder that receives swift.json.", valueName: "dir"))
+    var output = "bench-results"
+
+    @Option(help: ArgumentHelp("The suites to run, comma-separated.", valueName: "suite,..."))
+    var suites = CommaSeparated(Suite.allCases)
+
+    @Option(help: ArgumentHelp("The backends to time, comma-separated (default: every backend this build has).",
+                               valueName: "backend,..."))
+    var backends: CommaSeparated<Backend>?
+
+    @Option(help: ArgumentHelp("""
+        The largest size at which the native backend runs the decompositions, 0...\(maxSize) \
+        (0: none; default: 2048; with --quick, 512).
+        """, valueName: "n"))
+    var maxNativeDecomposition: Int?
+
+    @Option(help: ArgumentHelp("GEMM sizes n (n×n times n×n), each 1...\(maxSize) (default: 256,512,1024,2048,4096; with --quick, 256,512,1024).",
+                               valueName: "n,..."))
+    var gemmSizes: CommaSeparated<Int>?
+
+    @Option(help: ArgumentHelp("Sizes n of the n×n SVD, eigen, Cholesky and QR runs, each 1...\(maxSize) (default: 512,1024,2048; with --quick, 256,512).",
+                               valueName: "n,..."))
+    var decompositionSizes: CommaSeparated<Int>?
+
+    func validate() throws {
+        if let repetitions, !(1...1000).contains(repetitions) {
+            throw ValidationError("--repetitions must be 1...1000 (got \(repetitions)).")
+        }
+        if let threads, !(1...1024).contains(threads) {
+            throw ValidationError("--threads must be 1...1024 (got \(threads)).")
+        }
+        if let maxNativeDecomposition, !(0...Self.maxSize).contains(maxNativeDecomposition) {
+            throw ValidationError("--max-native-decomposition must be 0...\(Self.maxSize) (got \(maxNativeDecomposition)).")
+        }
+        for (flag, sizes) in [("--gemm-sizes", gemmSizes), ("--decomposition-sizes", decompositionSizes)] {
+            if let bad = sizes?.values.first(where: { !(1...Self.maxSize).contains($0) }) {
+                throw ValidationError("\(flag): each size must be 1...\(Self.maxSize) (got \(bad)).")
+            }
+        }
+        if let unavailable = backends?.values.first(where: { !$0.isAvailable }) {
+            throw ValidationError("--backends: \(unavailable) is not available in this build (built without the OpenBLAS trait).")
+        }
+    }
+
+    func run() throws {
+        if let threads { Backend.threadCount = threads }
+        var bench = RankwiseBench(
+            harness: Harness(repetitions: repetitions ?? (quick ? 3 : 5)),
+            quick: quick,
+            backends: backends?.values ?? Backend.available,
+            maxNativeDecomposition: maxNativeDecomposition ?? (quick ? 512 : 2048),
+            gemmSizes: gemmSizes?.values ?? (quick ? [256, 512, 1024] : [256, 512, 1024, 2048, 4096]),
+            decompositionSizes: decompositionSizes?.values ?? (quick ? [256, 512] : [512, 1024, 2048]))
+        let suites = Set(suites.values)
+        warmUpThreads()
+        do {
+            if suites.contains(.linalg) {
+                try bench.linalg(Float.self)
+                try bench.linalg(Double.self)
+            }
+            if suites.contains(.rsvd) { try bench.randomizedSVD() }
+            if suites.contains(.eora) { try bench.eora() }
+            if suites.contains(.kernel) { try bench.kernel() }
+            try bench.write(to: URL(fileURLWithPath: output))
+        } catch {
+            FileHandle.standardError.write(Data("rankwise-bench: error: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// The groups of rows `--suites` selects.
+enum Suite: String, CaseIterable, ExpressibleByArgument {
+    case linalg, rsvd, eora, kernel
+
+    static var allValueDescriptions: [String: String] {
+        [
+            "linalg": "GEMM, SVD, symmetric eigen, Cholesky and QR, Float and Double",
+            "rsvd": "rank-128 randomized SVD",
+            "eora": "exact and fast EoRA on one 4-bit layer",
+            "kernel": "exact kernel ridge and Nyström ridge",
+        ]
+    }
+}
+
+/// `openblas` / `native` (case-insensitive; `swift` names the native backend too).
+extension Backend: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+}
+
+/// A comma-separated list of values, as `--suites linalg,eora` or `--gemm-sizes 256,512`
+/// (empty items are skipped; any other item that does not parse rejects the list).
+struct CommaSeparated<Element: ExpressibleByArgument>: ExpressibleByArgument {
+    var values: [Element]
+
+    init(_ values: [Element]) { self.values = values }
+
+    init?(argument: String) {
+        var values: [Element] = []
+        for item in argument.split(separator: ",") {
+            guard let value = Element(argument: String(item)) else { return nil }
+            values.append(value)
+        }
+        guard !values.isEmpty else { return nil }
+        self.values = values
+    }
+
+    var defaultValueDescription: String { values.map(\.defaultValueDescription).joined(separator: ",") }
+    static var allValueStrings: [String] { Element.allValueStrings }
+    static var allValueDescriptions: [String: String] { Element.allValueDescriptions }
+}
+
+/// One run of the selected suites; collects the records and writes them.
 struct RankwiseBench {
     var harness: Harness
     let quick: Bool
@@ -18,52 +155,6 @@ struct RankwiseBench {
     let maxNativeDecomposition: Int
     var gemmSizes: [Int]
     var decompositionSizes: [Int]
-
-    static func main() {
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        func option(_ name: String) -> String? {
-            guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
-            return arguments[i + 1]
-        }
-        if arguments.contains("--help") || arguments.contains("-h") {
-            print("""
-                usage: rankwise-bench [--quick] [--repetitions N] [--threads N] [--output DIR]
-                                      [--suites linalg,rsvd,eora,kernel] [--backends openblas,native]
-                                      [--max-native-decomposition N] [--gemm-sizes 256,512,...]
-                                      [--decomposition-sizes 512,1024,...]
-                Times Rankwise's backends; writes DIR/swift.json (default DIR: bench-results).
-                """)
-            return
-        }
-        let quick = arguments.contains("--quick")
-        func sizes(_ name: String) -> [Int]? { option(name).map { $0.split(separator: ",").compactMap { Int($0) } } }
-        let output = URL(fileURLWithPath: option("--output") ?? "bench-results")
-        let suites = Set((option("--suites") ?? "linalg,rsvd,eora,kernel").split(separator: ",").map(String.init))
-        if let threads = option("--threads").flatMap(Int.init) { Backend.threadCount = threads }
-        var bench = RankwiseBench(
-            harness: Harness(repetitions: option("--repetitions").flatMap(Int.init) ?? (quick ? 3 : 5)),
-            quick: quick,
-            backends: (option("--backends")?.split(separator: ",").compactMap { Backend(name: String($0)) } ?? Backend.available)
-                .filter(\.isAvailable),
-            maxNativeDecomposition: option("--max-native-decomposition").flatMap(Int.init) ?? (quick ? 512 : 2048),
-            gemmSizes: sizes("--gemm-sizes") ?? (quick ? [256, 512, 1024] : [256, 512, 1024, 2048, 4096]),
-            decompositionSizes: sizes("--decomposition-sizes") ?? (quick ? [256, 512] : [512, 1024, 2048]))
-        warmUpThreads()
-        do {
-            if suites.contains("linalg") {
-                try bench.linalg(Float.self)
-                try bench.linalg(Double.self)
-            }
-            if suites.contains("rsvd") { try bench.randomizedSVD() }
-            if suites.contains("eora") { try bench.eora() }
-            if suites.contains("kernel") { try bench.kernel() }
-            try bench.write(to: output)
-        } catch {
-            FileHandle.standardError.write(Data("rankwise-bench: error: \(error)\n".utf8))
-            exit(1)
-        }
-    }
-
 
     mutating func linalg<T: Scalar>(_: T.Type) throws {
         let dtype = dtypeName(T.self)

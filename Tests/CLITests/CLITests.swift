@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import LinearAlgebra
+import TestSupport
 import LowRank
 import WeightFiles
 
@@ -34,11 +35,8 @@ struct Run {
 
 func fixture(_ name: String) -> String { Run.fixtures.appendingPathComponent(name).path }
 
-func scratch() -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("rankwise-cli-\(UUID().uuidString)")
-    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
+/// A fresh temporary folder for one run.
+func scratch() -> URL { temporaryFolder(prefix: "rankwise-cli") }
 
 @Suite("rankwise end to end", .serialized)
 struct CLITests {

@@ -1,14 +1,8 @@
 import Foundation
 import Testing
 import LinearAlgebra
+import TestSupport
 @testable import KernelRegression
-
-let testBackends: [Backend] = {
-    if let name = ProcessInfo.processInfo.environment["RANKWISE_TEST_BACKEND"], let only = Backend(name: name) {
-        return Backend.available.filter { $0 == only }
-    }
-    return Backend.available
-}()
 
 /// scikit-learn's KernelRidge on a seeded data set (scripts/make_kernel_fixtures.py).
 struct SklearnFixture {
@@ -40,10 +34,6 @@ struct SklearnFixture {
         return SklearnFixture(xTrain: matrix(json["x_train"]), yTrain: matrix(json["y_train"]), xTest: matrix(json["x_test"]),
                               weights: (json["sample_weight"] as! [NSNumber]).map(\.doubleValue), cases: cases)
     }()
-}
-
-func relativeDifference(_ a: Matrix<Double>, _ b: Matrix<Double>) -> Double {
-    (a - b).frobeniusNorm() / Swift.max(b.frobeniusNorm(), 1e-300)
 }
 
 @Suite("Kernel ridge against scikit-learn")

@@ -1,5 +1,6 @@
 import Testing
 @testable import LinearAlgebra
+import TestSupport
 
 /// The native backend against OpenBLAS, operation by operation, within
 /// c·ε·√n·‖A‖. Skipped (there is nothing to compare) in a build without the

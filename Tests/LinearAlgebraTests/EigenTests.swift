@@ -1,5 +1,6 @@
 import Testing
 @testable import LinearAlgebra
+import TestSupport
 
 @Suite("Symmetric eigendecomposition")
 struct EigenTests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import LinearAlgebra
+import TestSupport
 
 @Suite("Non-finite input throws a named error")
 struct ErrorTests {

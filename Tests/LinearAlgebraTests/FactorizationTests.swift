@@ -1,5 +1,6 @@
 import Testing
 @testable import LinearAlgebra
+import TestSupport
 
 @Suite("Cholesky and QR")
 struct FactorizationTests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import LinearAlgebra
+import TestSupport
 
 @Suite("GEMM, Gram and transpose")
 struct GEMMTests {

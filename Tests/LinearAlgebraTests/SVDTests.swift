@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LinearAlgebra
+import TestSupport
 
 @Suite("Singular value decomposition")
 struct SVDTests {

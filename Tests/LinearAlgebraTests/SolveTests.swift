@@ -1,5 +1,6 @@
 import Testing
 @testable import LinearAlgebra
+import TestSupport
 
 @Suite("Linear systems: LU, least squares, triangular")
 struct SolveTests {

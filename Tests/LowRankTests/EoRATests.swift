@@ -1,6 +1,7 @@
 import Compression
 import Testing
 import LinearAlgebra
+import TestSupport
 @testable import LowRank
 
 @Suite("EoRA and SVD compensation (spec P1–P4, fast path)")

@@ -1,14 +1,8 @@
 import Foundation
 import Testing
 import LinearAlgebra
+import TestSupport
 @testable import Merging
-
-let testBackends: [Backend] = {
-    if let name = ProcessInfo.processInfo.environment["RANKWISE_TEST_BACKEND"], let only = Backend(name: name) {
-        return Backend.available.filter { $0 == only }
-    }
-    return Backend.available
-}()
 
 func close(_ a: [Double], _ b: [Double], _ tol: Double = 1e-12) -> Bool {
     a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= tol * Swift.max(1, abs($1)) }

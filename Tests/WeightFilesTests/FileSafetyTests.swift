@@ -1,17 +1,12 @@
 import Foundation
 import Testing
 import LinearAlgebra
+import TestSupport
 @testable import WeightFiles
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-private func folder() -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("rankwise-safety-\(UUID().uuidString)")
-    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
 
 @Suite("file safety: outputs, inputs, temporaries, order, Gram checks")
 struct FileSafetyTests {
@@ -30,7 +25,7 @@ struct FileSafetyTests {
 
     @Test("OutputPath: regular files and folders pass; devices, FIFOs, paths under files do not")
     func outputPath() throws {
-        let dir = folder()
+        let dir = temporaryFolder(prefix: "rankwise-safety")
         try OutputPath.check(dir.appendingPathComponent("new/deeper/x.safetensors"), as: .file)
         try OutputPath.check(dir.appendingPathComponent("adapter"), as: .folder)
         try OutputPath.check(dir, as: .folder)
@@ -53,7 +48,7 @@ struct FileSafetyTests {
 
     @Test("temporaries: named with the pid; stale ones of dead processes swept, live ones and others kept")
     func staleTemporaries() throws {
-        let dir = folder()
+        let dir = temporaryFolder(prefix: "rankwise-safety")
         // A pid that is certainly not running: a child that has exited and been reaped.
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/bin/true")
@@ -72,7 +67,7 @@ struct FileSafetyTests {
 
     @Test("removeAllNow unlinks registered temporaries and removes registered empty folders only")
     func removeAll() throws {
-        let dir = folder()
+        let dir = temporaryFolder(prefix: "rankwise-safety")
         let made = dir.appendingPathComponent("made"), kept = dir.appendingPathComponent("kept")
         try FileManager.default.createDirectory(at: made.appendingPathComponent("inner"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: kept, withIntermediateDirectories: true)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import LinearAlgebra
+import TestSupport
 @testable import WeightFiles
 
 /// A `.npy` file with a hand-written header (version 1.0) and `payload` bytes of data.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import LinearAlgebra
+import TestSupport
 @testable import WeightFiles
 
 @Suite(".npy and CSV")

@@ -1,14 +1,8 @@
 import Foundation
 import Testing
 import LinearAlgebra
+import TestSupport
 @testable import WeightFiles
-
-/// A fresh temporary folder per test.
-func temporaryFolder() -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("rankwise-tests-\(UUID().uuidString)")
-    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
 
 /// A safetensors file from a raw header string and data bytes.
 func rawSafetensors(_ header: String, data: [UInt8] = [], headerLength: UInt64? = nil) -> Data {
