@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NATIVE_ONLY := .build-native-only
 APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config
 
-.PHONY: all deps build test test-openblas test-native consumer-check demo bench bench-quick bench-plot bench-setup fuzz clean
+.PHONY: all deps build test test-openblas test-native consumer-check docs doc-comments demo bench bench-quick bench-plot bench-setup fuzz clean
 
 all: build
 
@@ -32,6 +32,20 @@ test-openblas: deps
 
 test-native:
 	$(SWIFT) test --disable-default-traits --scratch-path $(NATIVE_ONLY)
+
+## docs: a DocC archive per library product in .build/docs/ (swift-docc-plugin), warnings are errors;
+## doc-comments: every public declaration has a doc comment.
+DOC_TARGETS := LinearAlgebra WeightFiles Compression LowRank Merging KernelRegression ModelSurgery
+docs: deps doc-comments
+	mkdir -p .build/docs
+	for t in $(DOC_TARGETS); do \
+		$(SWIFT) package --allow-writing-to-directory .build/docs generate-documentation --target $$t \
+			--output-path .build/docs/$$t.doccarchive --warnings-as-errors || exit 1; \
+	done
+	@echo "DocC archives in .build/docs/ (open one with: docc preview, or serve it as static files)"
+
+doc-comments:
+	python3 scripts/check_doc_comments.py
 
 ## consumer-check: the README's library snippet (Tests/ConsumerPackage), built and run against a
 ## copy of this working tree in a folder not named rankwise (scripts/consumer-check.sh).
