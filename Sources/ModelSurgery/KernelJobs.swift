@@ -63,7 +63,7 @@ public struct KernelFitReport: Codable, Sendable {
     public var looScores: [String: Double]?
     /// The smallest leave-one-out MSE, that of `alpha`; nil without a grid.
     public var looMSE: Double?
-    /// The fit's warnings (e.g. about conditioning), also sent as `.warning` events.
+    /// The fit's warnings (K + αI not positive definite, so least squares was used; more landmarks than samples), also sent as `.warning` events.
     public var warnings: [String]
     /// Wall-clock seconds for the whole job.
     public var seconds: Double
