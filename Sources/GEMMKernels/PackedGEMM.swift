@@ -18,6 +18,13 @@ import Dispatch
 /// both panels from L1. Packing of B and the row blocks of C are shared out
 /// across `threads` threads.
 public enum PackedGEMM {
+    /// C ← α·op(A)·op(B) + β·C in Float, row-major, with BLAS `sgemm` semantics.
+    ///
+    /// op(A) is m×k (A is stored m×k, or k×m when `transposeA`), op(B) is k×n, C is m×n; `lda`, `ldb`, `ldc`
+    /// are the row strides in elements. C is scaled by β first, and β = 0 overwrites it (NaN in C does not
+    /// survive); with k = 0 or α = 0 nothing else happens. `threads` is an upper bound: products with
+    /// m·n·k < 48³ run on the calling thread, larger ones on at most min(`threads`, 64). Nothing is checked:
+    /// the pointers must cover the shapes. Cost: 2·m·n·k flops.
     @inline(never)
     public static func multiply(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
@@ -27,6 +34,7 @@ public enum PackedGEMM {
         gemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads)
     }
 
+    /// C ← α·op(A)·op(B) + β·C in Double (BLAS `dgemm` semantics); the contract is that of the Float overload.
     @inline(never)
     public static func multiply(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,

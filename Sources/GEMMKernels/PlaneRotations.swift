@@ -28,6 +28,7 @@ public enum PlaneRotations {
         rotate(sweepCount, bottoms, starts, rotationCount, cosines, sines, z, ldz, columns)
     }
 
+    /// The Double version of `apply` above: the same sweeps, rotations and contract, on a Double `z`.
     @inline(never)
     public static func apply(sweepCount: Int, bottoms: UnsafePointer<Int>, starts: UnsafePointer<Int>, rotationCount: Int,
                              cosines: UnsafePointer<Double>, sines: UnsafePointer<Double>,

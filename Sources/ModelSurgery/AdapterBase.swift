@@ -4,12 +4,15 @@ import WeightFiles
 /// What an adapter's config says of the model it attaches to:
 /// `base_model_name_or_path` and PEFT's `task_type`.
 public struct AdapterBase: Sendable, Equatable {
+    /// `base_model_name_or_path`: a hub id or a path, written as given (PEFT loads the base model from it).
     public var name: String
+    /// PEFT's `task_type` (one of `taskTypes`), or nil to write JSON null.
     public var taskType: String?
 
     /// PEFT's task types.
     public static let taskTypes = ["CAUSAL_LM", "SEQ_CLS", "SEQ_2_SEQ_LM", "TOKEN_CLS", "QUESTION_ANS", "FEATURE_EXTRACTION"]
 
+    /// A base named `name` with `taskType`, both as given (not checked against `taskTypes`).
     public init(name: String, taskType: String?) {
         self.name = name
         self.taskType = taskType

@@ -7,7 +7,9 @@ import WeightFiles
 public struct CompensationReport: Codable, Sendable {
     /// `compensate` or `extract`.
     public var command: String
+    /// The adapter folder's path, as given.
     public var output: String
+    /// The rank r asked for (lora_alpha = r in the adapter config).
     public var rank: Int
     /// Per selected layer, in natural order (skipped layers say why).
     public var layers: [LayerReport]
@@ -17,6 +19,7 @@ public struct CompensationReport: Codable, Sendable {
     public var svd: String
     /// `eigen`, `cholesky`, or `none` without calibration.
     public var whitening: String
+    /// Wall-clock seconds for the whole job, checks and writing included.
     public var seconds: Double
 }
 
@@ -37,12 +40,22 @@ public struct CompensationJob {
     public var minuend: Checkpoint
     /// Ŵ (compensate) or W_base (extract): the model the adapter attaches to.
     public var subtrahend: Checkpoint
+    /// Calibration statistics (`M.gram` or `M.inputs` per module M): with them each layer is compensated by EoRA in
+    /// the activation metric; nil for plain truncated SVD of ΔW in the Frobenius metric.
     public var calibration: CalibrationFile?
+    /// With calibration, whether a selected layer without statistics falls back to plain SVD (with a note) instead
+    /// of failing with `CalibrationError.missingLayer`. Default false, so that no layer changes metric unasked.
     public var allowMissingCalibration: Bool
+    /// The adapter rank r per layer: at least 1 and at most min(out, in) of every selected layer (checked first).
     public var rank: Int
+    /// How the leading r singular triplets are found: `.exact` (default) or `.randomized`.
     public var method: SVDMethod
+    /// How EoRA factors the Gram C: `.eigen` (default; exact) or `.cholesky` (faster, falls back to eigen).
+    /// Ignored without calibration.
     public var whitening: EoRA.Whitening
+    /// The layers compensated, chosen among the minuend's tensors (default: `LayerSelection.default`).
     public var selection: LayerSelection
+    /// The adapter folder to write (`adapter_model.safetensors`, `adapter_config.json`, `report.json`).
     public var output: URL
     /// `base_model_name_or_path` and `task_type` of the adapter.
     public var base: AdapterBase
@@ -53,6 +66,8 @@ public struct CompensationJob {
     /// `compensate` or `extract` (recorded in the report and metadata).
     public var command: String
 
+    /// A job with the given inputs; defaults: calibration required for every layer, exact SVD, eigen whitening,
+    /// the default layer selection, F32 factors. Nothing is read until `run`.
     public init(minuend: Checkpoint, subtrahend: Checkpoint, calibration: CalibrationFile?, allowMissingCalibration: Bool = false,
                 rank: Int, method: SVDMethod = .exact, whitening: EoRA.Whitening = .eigen, selection: LayerSelection = .default,
                 output: URL, base: AdapterBase, dtype: DType = .f32, skipUnchanged: Bool, command: String) {
@@ -71,6 +86,16 @@ public struct CompensationJob {
         self.command = command
     }
 
+    /// Checks every selected layer, then writes the adapter and `report.json`, one layer in memory at a time.
+    ///
+    /// For each selected layer, ΔW = minuend − subtrahend (in Float) is approximated by B·A of rank r; `observer` gets a
+    /// `.layer` event per layer, a `.note` per remark and a `.warning` when Grams come without token counts.
+    /// The report is also the content of `report.json`, which is removed again if the adapter cannot be finished.
+    ///
+    /// - Throws: `ModelSurgeryError` — `invalidParameter` (rank < 1), `noLayerSelected`, `missingTensor` and
+    ///   `shapeMismatch` (the subtrahend lacks or disagrees on a layer), `rankTooLarge`, `nonFinite` (ΔW),
+    ///   `nothingToWrite` (every layer skipped as unchanged); `CalibrationError` (`missingLayer`, `indefinite` and
+    ///   the Gram checks); `AdapterError`, `SafetensorsError` or `FileAccessError` from reading and writing.
     public func run(observer: JobObserver = { _ in }) throws -> CompensationReport {
         let start = ContinuousClock.now
         guard rank >= 1 else { throw ModelSurgeryError.invalidParameter(parameter: "rank", value: "\(rank)", expected: "at least 1") }

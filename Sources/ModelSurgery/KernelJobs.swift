@@ -10,9 +10,16 @@ public struct DataTable: Sendable {
     public var x: Matrix<Double>
     /// `[samples, targets]`.
     public var y: Matrix<Double>
+    /// The feature columns' names, in the order of `x`'s columns (`column<i>` for `.npy` data).
     public var features: [String]
+    /// The targets as given, in the order of `y`'s columns (for `.npy` data the indices as written, e.g. `-1`).
     public var targets: [String]
 
+    /// Reads `path` (`.npy` by its suffix, else CSV with a header row) and splits off the target columns; every
+    /// other column is a feature.
+    ///
+    /// - Throws: `NPYError`, `CSVError` (also for an unknown target name) or `FileAccessError` from reading;
+    ///   `ModelSurgeryError.invalidFile` for a `.npy` target that is not a column index in range.
     public init(path: String, targets: [String]) throws {
         let url = URL(fileURLWithPath: path)
         if path.hasSuffix(".npy") {
@@ -40,17 +47,25 @@ public struct DataTable: Sendable {
 
 /// What `KernelFitJob` reports.
 public struct KernelFitReport: Codable, Sendable {
+    /// The model file's path, as given.
     public var output: String
+    /// The number of training rows.
     public var samples: Int
+    /// The feature columns' names, in the model's order.
     public var features: [String]
+    /// The target columns, as given.
     public var targets: [String]
+    /// The kernel's name as scikit-learn spells it (`linear`, `poly`, `rbf`, `laplacian`, `sigmoid`).
     public var kernel: String
     /// The ridge α used (leave-one-out's pick when a grid was given).
     public var alpha: Double
-    /// Leave-one-out mean squared error per α of the grid, and the best.
+    /// Leave-one-out mean squared error per α of the grid, keyed by α as Swift prints it (`"0.1"`, `"1.0"`); nil without a grid.
     public var looScores: [String: Double]?
+    /// The smallest leave-one-out MSE, that of `alpha`; nil without a grid.
     public var looMSE: Double?
+    /// The fit's warnings (K + αI not positive definite, so least squares was used; more landmarks than samples), also sent as `.warning` events.
     public var warnings: [String]
+    /// Wall-clock seconds for the whole job.
     public var seconds: Double
 
     enum CodingKeys: String, CodingKey {
@@ -65,16 +80,27 @@ public struct KernelFitReport: Codable, Sendable {
 /// checked before the data is read; features and targets must be finite, and
 /// a fit whose kernel values overflow is an error.
 public struct KernelFitJob {
+    /// The training table's path: `.npy` by its suffix, else CSV with a header row.
     public var data: String
+    /// The target columns: names for CSV, column indices as text for `.npy` (negative from the end).
     public var targets: [String]
     /// γ = nil takes scikit-learn's default, 1/n_features.
     public var kernel: Kernel
+    /// The ridge regularisation α (default 1), used when `alphas` is nil.
     public var alpha: Double
+    /// A grid of α for leave-one-out cross-validation, which then picks α (smallest LOO MSE; ties to the larger α);
+    /// nil fits with `alpha`. Costs one n³ eigendecomposition plus O(n²·t) per α, for n samples and t targets.
     public var alphas: [Double]?
+    /// The number m of Nyström landmarks (clamped to the sample count): ridge on m features, O(n·m²) instead of
+    /// the exact fit's O(n³) time and O(n²) memory. nil fits exact kernel ridge.
     public var nystroem: Int?
+    /// The seed of the landmarks' random choice (Nyström only; default 0).
     public var seed: UInt64
+    /// The kernel-model file to write (safetensors, F64 tensors).
     public var output: URL
 
+    /// A fit with scikit-learn's defaults where they exist: RBF with γ = 1/n_features, α = 1; no grid, exact
+    /// ridge, seed 0. Nothing is read until `run`.
     public init(data: String, targets: [String], kernel: Kernel = .rbf(), alpha: Double = 1, alphas: [Double]? = nil,
                 nystroem: Int? = nil, seed: UInt64 = 0, output: URL) {
         self.data = data
@@ -87,6 +113,11 @@ public struct KernelFitJob {
         self.output = output
     }
 
+    /// Checks the output path, reads the table, fits and writes the model file; warnings also go to `observer`.
+    ///
+    /// - Throws: `SafetensorsError.wouldOverwriteInput` (the output is the data), `FileAccessError`, `NPYError` or
+    ///   `CSVError` from the files; `ModelSurgeryError.invalidFile` for no feature left, NaN or ±∞ in the data, or a
+    ///   fit that overflows; `KernelRegressionError` from the fit.
     public func run(observer: JobObserver = { _ in }) throws -> KernelFitReport {
         let start = ContinuousClock.now
         let dataURL = URL(fileURLWithPath: data)
@@ -133,8 +164,11 @@ public struct KernelFitJob {
 
 /// What `KernelPredictJob` reports.
 public struct KernelPredictReport: Codable, Sendable {
+    /// The predictions file's path, as given.
     public var output: String
+    /// The number of predictions written: one per input row.
     public var rows: Int
+    /// The model's target names (one prediction column each).
     public var targets: [String]
 }
 
@@ -143,16 +177,26 @@ public struct KernelPredictReport: Codable, Sendable {
 /// table, written atomically as CSV: a header (`prediction`, or
 /// `prediction_<target>` per target) and one row per input row.
 public struct KernelPredictJob {
+    /// The kernel-model file, as `KernelFitJob` writes it.
     public var model: URL
+    /// The features' table: CSV (the model's feature columns by name, others ignored) or `.npy` (exactly those columns, in order).
     public var data: String
+    /// The CSV file of predictions to write.
     public var output: URL
 
+    /// A prediction job; nothing is read until `run`.
     public init(model: URL, data: String, output: URL) {
         self.model = model
         self.data = data
         self.output = output
     }
 
+    /// Reads the model and the table and writes the predictions atomically.
+    ///
+    /// - Throws: `SafetensorsError.wouldOverwriteInput` (the output is the data or the model), `FileAccessError`,
+    ///   `SafetensorsError`, `NPYError` or `CSVError` from the files; `ModelSurgeryError.invalidFile` for a model file
+    ///   that fails its checks, a missing feature column, a wrong column count, NaN or ±∞ in the features, or
+    ///   predictions that overflow.
     public func run(observer: JobObserver = { _ in }) throws -> KernelPredictReport {
         let dataURL = URL(fileURLWithPath: data)
         if sameFile(output, dataURL) || sameFile(output, model) { throw SafetensorsError(file: output.path, rule: .wouldOverwriteInput) }
@@ -194,17 +238,24 @@ public struct KernelPredictJob {
 /// finite and of consistent shape; errors name the file and the tensor or
 /// metadata key.
 public struct KernelModelFile {
+    /// The fitted model: `kernel_ridge` (exact: training inputs and dual coefficients) or `nystroem_ridge` (landmarks,
+    /// normalisation and primal coefficients); the raw value is the `rankwise.kind` metadata.
     public enum Kind: String, Sendable { case kernelRidge = "kernel_ridge", nystroemRidge = "nystroem_ridge" }
 
+    /// Which model the tensors describe.
     public var kind: Kind
     /// With γ resolved.
     public var kernel: Kernel
+    /// The ridge α the model was fitted with.
     public var alpha: Double
+    /// Feature names, one per input column, in order; names must not contain commas (the metadata joins them with `,`).
     public var features: [String]
+    /// Target names, one per prediction column, in order; no commas, as for `features`.
     public var targets: [String]
     /// kernel_ridge: training_inputs, dual_coefficients; nystroem_ridge: landmarks, normalization, coefficients.
     public var tensors: [String: Matrix<Double>]
 
+    /// A model from its parts, as given (`write` checks that the tensors of `kind` are present; shapes are checked on read).
     public init(kind: Kind, kernel: Kernel, alpha: Double, features: [String], targets: [String], tensors: [String: Matrix<Double>]) {
         self.kind = kind
         self.kernel = kernel

@@ -8,7 +8,9 @@ import WeightFiles
 /// patterns always win. Patterns are regular expressions matched anywhere in
 /// the name.
 public struct LayerSelection: @unchecked Sendable {
+    /// The include patterns as given (empty: the default selection).
     public let includePatterns: [String]
+    /// The exclude patterns as given; a name matching any of them is never selected.
     public let excludePatterns: [String]
     private let include: [Regex<AnyRegexOutput>]
     private let exclude: [Regex<AnyRegexOutput>]

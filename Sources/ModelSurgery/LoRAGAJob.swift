@@ -5,13 +5,17 @@ import WeightFiles
 
 /// What `LoRAGAJob` reports.
 public struct LoRAGAReport: Codable, Sendable {
+    /// The output folder's path, as given.
     public var output: String
     /// Layers initialised.
     public var layers: Int
+    /// The adapter rank r of every layer.
     public var rank: Int
     /// s = α/r (or α/√r with rsLoRA).
     public var scaling: Double
+    /// Per initialised layer, in natural order: `rank` and `gradientSigma1` (JSON key `layer_reports`).
     public var details: [LayerReport]
+    /// Wall-clock seconds for the whole job.
     public var seconds: Double
 
     enum CodingKeys: String, CodingKey { case output, layers, rank, scaling, details = "layer_reports", seconds }
@@ -27,16 +31,22 @@ public struct LoRAGAReport: Codable, Sendable {
 /// Checked before any work: every selected layer has a gradient of its
 /// shape, and 2r ≤ min(out, in).
 public struct LoRAGAJob {
+    /// The model W whose selected layers get adapters; the residual base is written from it.
     public var model: Checkpoint
+    /// The averaged gradients: for each selected layer a tensor of the same name and shape `[out, in]`.
     public var gradients: Checkpoint
+    /// LoRA-GA's parameters: rank r, lora_alpha, rsLoRA, direction, scale, γ and the randomized SVD's seed.
     public var configuration: LoRAGA
+    /// The layers initialised (default: `LayerSelection.default`); the others are copied to the residual base.
     public var selection: LayerSelection
+    /// The output folder: the adapter files and `model.safetensors` (the residual base) are written into it.
     public var output: URL
     /// The adapter's task type (nil: from the model folder's config.json).
     public var taskType: String?
-    /// Folder of the model, for its config.json.
+    /// The path the model was opened from, a file or a folder: the folder (a file's own folder) supplies config.json for the task type.
     public var modelPath: String
 
+    /// A job with the given inputs (default layer selection; task type from config.json). Nothing is read until `run`.
     public init(model: Checkpoint, modelPath: String, gradients: Checkpoint, configuration: LoRAGA, selection: LayerSelection = .default,
                 output: URL, taskType: String? = nil) {
         self.model = model
@@ -48,6 +58,12 @@ public struct LoRAGAJob {
         self.taskType = taskType
     }
 
+    /// Checks every selected layer, then writes the residual base and the adapter, one layer in memory at a time;
+    /// `observer` gets a `.layer` event per layer.
+    ///
+    /// - Throws: `ModelSurgeryError` — `missingTensor` or `shapeMismatch` (a gradient), `rankTooLarge` (2r > min(out, in)),
+    ///   `noLayerSelected`, `nonFinite` (a weight); `LowRankError` from the initialisation (e.g. rank < 1); and
+    ///   `AdapterError`, `SafetensorsError` or `FileAccessError` from reading and writing.
     public func run(observer: JobObserver = { _ in }) throws -> LoRAGAReport {
         let start = ContinuousClock.now
         let rank = configuration.rank

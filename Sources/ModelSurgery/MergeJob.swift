@@ -5,11 +5,17 @@ import WeightFiles
 
 /// What `MergeJob` reports.
 public struct MergeReport: Codable, Sendable {
+    /// The output path, as given (the single file, or the name the shards derive from).
     public var output: String
+    /// The files written: one, or the shards followed by the index.
     public var files: [String]
+    /// The method's name: `linear`, `task-arithmetic`, `fisher` or `regmean`.
     public var method: String
+    /// The number of models merged (the base not counted).
     public var models: Int
+    /// The number of tensors written: every tensor of the first model.
     public var tensors: Int
+    /// Bytes on disk of the files written (headers and index included).
     public var bytes: Int
     /// Tensors where RegMean's summed Gram was singular (minimum-norm least squares used).
     public var regmeanLeastSquares: [String]
@@ -19,6 +25,7 @@ public struct MergeReport: Codable, Sendable {
     public var fisherNorms: [Double]?
     /// Per tensor, values beyond the output dtype's range written as ±∞.
     public var overflows: [String: Int]
+    /// Wall-clock seconds for the whole job, the Fisher-norm pass included.
     public var seconds: Double
 
     enum CodingKeys: String, CodingKey {
@@ -37,30 +44,52 @@ public struct MergeReport: Codable, Sendable {
 /// by the base's activation magnitudes. Integer tensors are copied from the
 /// first model. A merged tensor that overflows is an error naming it.
 public struct MergeJob {
+    /// `linear`: weighted mean (sum without `normalize`); `task-arithmetic`: base + λ Σ wᵢ(θᵢ − base); `fisher`: Fisher-weighted mean;
+    /// `regmean`: per linear layer, (Σ Wᵢ G̃ᵢ)(Σ G̃ᵢ)⁻¹ with the models' Grams. The raw value is the CLI's spelling.
     public enum Method: String, CaseIterable, Sendable { case linear, taskArithmetic = "task-arithmetic", fisher, regmean }
 
+    /// How the floating tensors are merged.
     public var method: Method
+    /// The models merged: at least two (one for task arithmetic), all with the first model's tensor names, shapes and dtypes.
     public var models: [Checkpoint]
+    /// The shared starting model: required by task arithmetic and by AIM, unused otherwise; must match the models' tensors.
     public var base: Checkpoint?
     /// One per model (default: equal).
     public var weights: [Double]?
+    /// Linear: divide by Σ wᵢ (default true; false gives Σ wᵢ θᵢ). Fisher: scale each model by 1/‖Fᵢ‖₂ over its whole
+    /// Fisher (a first pass over the Fisher files), so no model dominates by the scale of its Fisher.
     public var normalize = true
     /// Task arithmetic's scale λ.
     public var lambda = 1.0
+    /// Fisher merging: one diagonal Fisher file per model, in the models' order, a tensor per floating parameter
+    /// of the same shape; values must be finite and non-negative.
     public var fishers: [Checkpoint] = []
+    /// Fisher merging: F is raised to at least this floor (default 1e-6) — for the first model only, or all with `floorAll`.
     public var fisherFloor = 1e-6
+    /// Fisher merging: apply `fisherFloor` to every model's Fisher, not only the first (target) model's.
     public var floorAll = false
+    /// RegMean: one calibration file per model with `M.gram` and `M.tokens` (or `M.inputs`) per linear layer M;
+    /// a 2-D tensor is solved only when every file has its statistics, otherwise it gets the weighted mean Σwθ/Σw.
     public var grams: [CalibrationFile] = []
+    /// RegMean's α: each Gram becomes α G + (1 − α) diag(G) (default 1, the Grams as they are; 0 gives a per-input
+    /// weighted mean).
     public var nonDiagonalAlpha = 1.0
+    /// AIM: the base model's activation statistics (`M.abs_mean` or `M.inputs`); with them each merged 2-D tensor
+    /// (except embeddings and heads, and layers without statistics) is relaxed towards the base. nil: no relaxation.
     public var aim: CalibrationFile?
+    /// AIM's ω in [0, 1] (default 0.4): ρ = 1 − a(1 − ω) per input channel, a = mean |x| / max; ω = 1 leaves the merge.
     public var omega = 0.4
     /// Stored dtype of floating tensors (default: the input's).
     public var dtype: DType?
+    /// The safetensors file to write, or with `maxShardSize` the name its shards and index derive from.
     public var output: URL
+    /// The largest shard in bytes (see `SafetensorsWriter.maxShardSize`); nil writes one file.
     public var maxShardSize: Int? = nil
     /// Files besides the models that must not be overwritten (a YAML config).
     public var extraInputs: [URL] = []
 
+    /// A merge job. Defaults: equal weights, normalisation on, λ = 1, Fisher floor 1e-6 on the first model only,
+    /// RegMean α = 1, no AIM (ω = 0.4 when given), input dtypes kept, one file. Nothing is read until `run`.
     public init(method: Method, models: [Checkpoint], base: Checkpoint? = nil, weights: [Double]? = nil, normalize: Bool = true,
                 lambda: Double = 1, fishers: [Checkpoint] = [], fisherFloor: Double = 1e-6, floorAll: Bool = false,
                 grams: [CalibrationFile] = [], nonDiagonalAlpha: Double = 1, aim: CalibrationFile? = nil, omega: Double = 0.4,
@@ -153,6 +182,12 @@ public struct MergeJob {
         }
     }
 
+    /// Validates, then merges and writes tensor by tensor (about one tensor per model in memory); `observer` gets a
+    /// `.layer` event per tensor, a `.note` with the Fisher norms and a `.warning` per singular RegMean Gram.
+    ///
+    /// - Throws: what `validate()` throws; `MergingError` for a negative or non-finite Fisher or mismatched sizes;
+    ///   `CalibrationError` for RegMean's and AIM's statistics; `ModelSurgeryError.nonFinite` for a merged tensor that
+    ///   overflows; `SafetensorsError` or `FileAccessError` from reading and writing.
     public func run(observer: JobObserver = { _ in }) throws -> MergeReport {
         try validate()
         let start = ContinuousClock.now

@@ -10,12 +10,15 @@ public struct ModelReport: Codable, Sendable {
     public var output: String
     /// The files written: one, or the shards followed by the index.
     public var files: [String]
+    /// Bytes on disk of the files written (headers and index included).
     public var bytes: Int
+    /// The number of tensors written: every tensor of the model, changed or copied.
     public var tensors: Int
     /// The layers the job changed, in order.
     public var layers: [LayerReport]
     /// Per tensor, values beyond the output dtype's range written as ±∞.
     public var overflows: [String: Int]
+    /// Wall-clock seconds for the whole job.
     public var seconds: Double
 }
 
@@ -25,14 +28,24 @@ public struct ModelReport: Codable, Sendable {
 /// else copied unchanged (converted with `dtype`). One tensor in memory at a
 /// time; atomic output; refuses to overwrite `protecting` or the model.
 public struct ModelRewrite {
+    /// The input model; its files are never overwritten.
     public var model: Checkpoint
+    /// The safetensors file to write, or with `maxShardSize` the name its shards and index derive from.
     public var output: URL
+    /// The tensors `transform` receives (default: `LayerSelection.default`); the others are copied.
     public var selection: LayerSelection
+    /// The stored dtype of the selected tensors and of every other floating tensor (narrowing rounds to nearest
+    /// even); nil keeps each tensor's input dtype. Integer and bool tensors are always copied as they are.
     public var dtype: DType?
+    /// The largest shard in bytes (see `SafetensorsWriter.maxShardSize`); nil writes one file.
     public var maxShardSize: Int?
+    /// Further input files the output must not overwrite (the model's own files are always protected).
     public var protecting: [URL]
+    /// Entries added to the model's `__metadata__` in the output; on a clash these win.
     public var metadata: [String: String]
 
+    /// A rewrite of `model` into `output`; by default the default selection, input dtypes kept, one file, nothing
+    /// further protected, no metadata added. Nothing is read or written until `run`.
     public init(model: Checkpoint, output: URL, selection: LayerSelection = .default, dtype: DType? = nil, maxShardSize: Int? = nil,
                 protecting: [URL] = [], metadata: [String: String] = [:]) {
         self.model = model
@@ -102,14 +115,19 @@ func finishReport(_ writer: SafetensorsWriter, output: URL, tensors: Int, layers
 /// Round-to-nearest fake quantisation of the selected layers (stored
 /// dequantised); each layer reports its relative Frobenius error.
 public struct QuantizeJob {
+    /// The model, output and selection; `quantizer` replaces each selected weight.
     public var rewrite: ModelRewrite
+    /// The round-to-nearest quantiser: bits per weight, group size along the input dimension, symmetric or not.
     public var quantizer: RoundToNearest
 
+    /// A job quantising `rewrite`'s selected layers with `quantizer`.
     public init(rewrite: ModelRewrite, quantizer: RoundToNearest) {
         self.rewrite = rewrite
         self.quantizer = quantizer
     }
 
+    /// Writes the quantised model; each layer reports `bits` and `relativeError` = ‖W − Q‖_F / ‖W‖_F.
+    /// Throws what `ModelRewrite.run` throws, and `LowRankError` for quantiser parameters out of range.
     public func run(observer: JobObserver = { _ in }) throws -> ModelReport {
         try rewrite.run(observer: observer) { _, w in
             let q = try quantizer.quantize(w)
@@ -124,21 +142,32 @@ public struct QuantizeJob {
 /// Pruning of the selected layers: N:M magnitude, unstructured magnitude, or
 /// Wanda (|W|·‖x‖ per input channel, ‖x‖ from the calibration Gram's diagonal).
 public struct PruneJob {
+    /// Which weights of a layer are zeroed.
     public enum Method {
+        /// N:M semi-structured: in each run of `m` consecutive inputs of a row keep the `n` largest |w| (2:4 is the
+        /// pattern sparse tensor cores run).
         case nOfM(n: Int, m: Int)
+        /// Unstructured: zero the fraction `sparsity` of the layer's weights with the smallest |w|.
         case magnitude(sparsity: Double)
+        /// Wanda: per output row, zero the fraction `sparsity` with the smallest |w_ij|·‖x_j‖₂, ‖x_j‖₂ = √C_jj from
+        /// the layer's calibration Gram (or inputs); a layer without statistics fails with `CalibrationError.missingLayer`.
         case wanda(sparsity: Double, calibration: CalibrationFile)
     }
 
+    /// The model, output and selection; for Wanda `init` adds the calibration files to `protecting`.
     public var rewrite: ModelRewrite
+    /// How each selected layer is pruned.
     public var method: Method
 
+    /// A job pruning `rewrite`'s selected layers by `method` (Wanda's calibration files are protected from overwriting).
     public init(rewrite: ModelRewrite, method: Method) {
         self.rewrite = rewrite
         self.method = method
         if case .wanda(_, let calibration) = method { self.rewrite.protecting += calibration.checkpoint.inputURLs }
     }
 
+    /// Writes the pruned model; each layer reports `zeroFraction`. Throws what `ModelRewrite.run` throws,
+    /// `CalibrationError` for Wanda's statistics, and `LowRankError` for an invalid N:M or sparsity.
     public func run(observer: JobObserver = { _ in }) throws -> ModelReport {
         try rewrite.run(observer: observer) { name, w in
             let pruning: Pruning
@@ -165,11 +194,16 @@ public struct PruneJob {
 /// when narrowing), integer and bool tensors copied; from the mapped bytes a
 /// chunk at a time.
 public struct ConvertJob {
+    /// The input model; its files are never overwritten.
     public var model: Checkpoint
+    /// The safetensors file to write, or with `maxShardSize` the name its shards and index derive from.
     public var output: URL
+    /// The stored dtype of every floating tensor in the output (F64, F32, F16 or BF16).
     public var dtype: DType
+    /// The largest shard in bytes (see `SafetensorsWriter.maxShardSize`); nil writes one file.
     public var maxShardSize: Int?
 
+    /// A conversion of `model` to `dtype` into `output` (one file unless `maxShardSize`).
     public init(model: Checkpoint, output: URL, dtype: DType, maxShardSize: Int? = nil) {
         self.model = model
         self.output = output
@@ -177,6 +211,9 @@ public struct ConvertJob {
         self.maxShardSize = maxShardSize
     }
 
+    /// Writes the converted model, adding `rankwise.converted_from` (the input path) to `__metadata__`. Sends a
+    /// `.layer` event per tensor (with `fromDType`/`toDType`); the report's `layers` stays empty. Values beyond the
+    /// new dtype's range become ±∞, counted in `overflows` with a warning. Throws `SafetensorsError` or `FileAccessError`.
     public func run(observer: JobObserver = { _ in }) throws -> ModelReport {
         let start = ContinuousClock.now
         let names = model.tensorNames
@@ -207,22 +244,32 @@ public struct ConvertJob {
 
 /// What `inspect` shows of a model: its tensors, totals by dtype, metadata.
 public struct ModelSummary: Codable, Sendable {
+    /// One tensor as `inspect` lists it.
     public struct Tensor: Codable, Sendable {
+        /// Its name, dtype (`F32`, `BF16`, …), shape, element count and data bytes.
         public var name: String, dtype: String, shape: [Int], parameters: Int, bytes: Int
     }
+    /// The totals for one dtype.
     public struct Total: Codable, Sendable {
+        /// How many tensors have the dtype, and their elements and data bytes summed.
         public var tensors: Int, parameters: Int, bytes: Int
     }
+    /// The model path, as the caller gave it.
     public var path: String
+    /// The safetensors files read (one, or the shards in name order).
     public var files: [String]
     /// In the model's natural order.
     public var tensors: [Tensor]
     /// By dtype name (`F32`, `BF16`, …).
     public var totals: [String: Total]
+    /// The element count summed over every tensor (integer and bool tensors included).
     public var parameters: Int
+    /// Tensor data bytes summed over every tensor (headers not counted, so less than the files' size).
     public var bytes: Int
+    /// `__metadata__` of the first shard.
     public var metadata: [String: String]
 
+    /// Summarises an opened model from its headers alone (no tensor data is read); `path` is recorded as given.
     public init(_ model: Checkpoint, path: String) {
         self.path = path
         files = model.files.map(\.url.path)

@@ -19,32 +19,41 @@ public typealias JobObserver = (JobEvent) -> Void
 /// One layer (or tensor) of a job, as reports and progress show it. Fields a
 /// job does not compute stay nil and are left out of the JSON.
 public struct LayerReport: Codable, Sendable, Equatable {
-    /// The tensor (rewrites, merge, convert) or module (adapters) name.
+    /// The tensor (rewrites, merge, convert) or module (adapters) name, as in the checkpoint.
     public var layer: String
+    /// The tensor's shape as stored (`[out, in]` for a weight).
     public var shape: [Int]?
+    /// Wall-clock seconds spent on this layer (reading, computing and writing it).
     public var seconds: Double?
-    /// Adapters: the rank written, the path taken (`eigen`, `cholesky`, `svd`…),
-    /// the error metric (`activation` with calibration, else `frobenius`),
-    /// the relative error of W before and after compensation, and the
-    /// residual's relative error (‖ΔW − BA‖ over ‖ΔW‖ in the metric).
+    /// Adapters: the rank written for this layer (its LoRA r).
     public var rank: Int?
+    /// Compensation: the path taken — `eigen`, `cholesky`, `cholesky→eigen` (Cholesky failed) or `svd` (no calibration).
     public var path: String?
+    /// Compensation: the error metric — `activation` (‖·X‖, with calibration statistics) or `frobenius` (‖·‖_F, without).
     public var metric: String?
+    /// Compensation: ‖ΔW‖ / ‖W‖ in the metric — the relative error of W before the adapter is added.
     public var errorBefore: Double?
+    /// Compensation: ‖ΔW − BA‖ / ‖W‖ in the metric — the relative error of W with the adapter added.
     public var errorAfter: Double?
+    /// Compensation: the residual's relative error ‖ΔW − BA‖ / ‖ΔW‖ in the metric (0 when ΔW = 0).
+    /// Quantisation: ‖W − Q‖_F / ‖W‖_F.
     public var relativeError: Double?
     /// Why a layer was left out (e.g. `unchanged (ΔW = 0)`).
     public var skipped: String?
+    /// Remarks on how the layer was handled (e.g. a fallback taken), also sent as `.note` events.
     public var notes: [String]?
-    /// Rewrites: the quantisation bits, the fraction of zeros after pruning.
+    /// Quantisation: the bits per weight.
     public var bits: Int?
+    /// Pruning: the fraction of the layer's weights that are zero afterwards (in [0, 1]).
     public var zeroFraction: Double?
-    /// Conversions: the stored dtype before and after.
+    /// Conversions: the stored dtype before (`F32`, `BF16`, …).
     public var fromDType: String?
+    /// Conversions: the stored dtype after (the input's for integer and bool tensors).
     public var toDType: String?
     /// LoRA-GA: the gradient's largest singular value.
     public var gradientSigma1: Double?
 
+    /// A report naming `layer`; every other field nil until the job fills it in.
     public init(layer: String, shape: [Int]? = nil, seconds: Double? = nil) {
         self.layer = layer
         self.shape = shape

@@ -1,11 +1,15 @@
 import Foundation
 import LinearAlgebra
 
-/// Calibration statistics for layer M (spec/formats.md): `M.gram` `[in, in]`
+/// Calibration statistics for layer M (docs/formats.md): `M.gram` `[in, in]`
 /// with `M.tokens`, or raw `M.inputs` `[N, in]`; optionally `M.abs_mean` `[in]`.
 public final class CalibrationFile: @unchecked Sendable {
+    /// The statistics file (or sharded set) opened as a checkpoint: per layer M, the tensors `M.gram`, `M.tokens`,
+    /// `M.inputs` and `M.abs_mean`.
     public let checkpoint: Checkpoint
 
+    /// Opens the statistics at `path` as `Checkpoint(path:)` does (a file, an index or a folder); throws what that
+    /// throws. The tensors are checked only when a layer's statistics are asked for.
     public init(path: URL) throws { checkpoint = try Checkpoint(path: path) }
 
     /// Whether the file has statistics for layer M.
@@ -106,12 +110,23 @@ public final class CalibrationFile: @unchecked Sendable {
     }
 }
 
+/// Calibration statistics that cannot be used for a layer, naming the tensor (`M.gram`, `M.tokens`, `M.inputs`) or
+/// the layer and file.
 public enum CalibrationError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The tensor has the wrong shape: a Gram that is not square `[in, in]`, or a token count that is not a scalar.
     case badShape(tensor: String, detail: String)
+    /// The Gram or the raw inputs hold NaN or ±infinity.
     case nonFinite(tensor: String)
+    /// The file has neither `layer.gram` nor `layer.inputs` for a layer a job needs (thrown by the jobs, unless
+    /// they are told to fall back for such layers).
     case missingLayer(layer: String, file: String)
+    /// The Gram's entries [i, j] and [j, i] differ by more than its dtype's rounding (relative to max |C|).
     case asymmetric(tensor: String, detail: String)
+    /// A diagonal entry of the Gram is negative beyond rounding, which Σ x xᵀ cannot be (only the diagonal is
+    /// checked, not full positive semi-definiteness).
     case indefinite(tensor: String, detail: String)
+    /// The token count is not a positive finite number, has a dtype other than I64, I32 or a float, or is missing
+    /// where the method scales by it.
     case badTokens(tensor: String, detail: String)
 
     public var description: String {

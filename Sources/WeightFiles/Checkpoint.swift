@@ -13,6 +13,17 @@ public final class Checkpoint: @unchecked Sendable {
     public let tensorNames: [String]
     private let owner: [String: SafetensorsFile]
 
+    /// Opens the model at `url` and every shard it names; tensor data is mapped, not read.
+    ///
+    /// `url` may be a `.safetensors` file; a `.json` index whose `weight_map` maps each tensor to a shard file in the
+    /// index's folder; a folder holding exactly one `*.safetensors.index.json`, or else exactly one `.safetensors`
+    /// file (hidden files ignored); or a `model.safetensors` that does not exist but has `model.safetensors.index.json`
+    /// beside it (a model written as shards). The index and the shards must agree exactly: each mapped tensor is in
+    /// its shard, each shard tensor is in the map.
+    ///
+    /// - Throws: `CheckpointError` for a path that leads to no single set of tensors or an inconsistent index,
+    ///   `FileAccessError` for an index that cannot be read (or is over 256 MiB), and `SafetensorsError` for a shard
+    ///   that breaks the format.
     public init(path url: URL) throws {
         self.url = url
         var isFolder: ObjCBool = false
@@ -91,8 +102,10 @@ public final class Checkpoint: @unchecked Sendable {
     /// An index is JSON text of a few MB even for the largest models.
     static let indexSizeLimit = 256 << 20
 
+    /// Opens the checkpoint at a file-system path; see `init(path:)` taking a URL.
     public convenience init(path: String) throws { try self.init(path: URL(fileURLWithPath: path)) }
 
+    /// The tensor's dtype, shape and byte range in the shard that holds it, or nil when no shard does.
     public subscript(name: String) -> TensorInfo? { owner[name]?[name] }
 
     /// The shard holding a tensor.
@@ -101,16 +114,23 @@ public final class Checkpoint: @unchecked Sendable {
     /// `__metadata__` of the first shard.
     public var metadata: [String: String] { files.first?.metadata ?? [:] }
 
+    /// A 1-D or 2-D floating tensor as a matrix converted to `T` (`[out, in]` for a weight; 1-D becomes a 1×n row),
+    /// read from the shard that holds it. Throws `SafetensorsError`: `noSuchTensor` (naming this checkpoint's path),
+    /// `wrongRank` or `notFloatingPoint`.
     public func matrix<T: Scalar>(_ name: String, as type: T.Type = T.self) throws -> Matrix<T> {
         guard let file = owner[name] else { throw SafetensorsError(file: url.path, tensor: name, rule: .noSuchTensor) }
         return try file.matrix(name)
     }
 
+    /// A floating tensor of any rank, flattened in row-major order and converted to `T` (exact when widening).
+    /// Throws `SafetensorsError`: `noSuchTensor` (naming this checkpoint's path) or `notFloatingPoint`.
     public func array<T: Scalar>(_ name: String, as type: T.Type = T.self) throws -> [T] {
         guard let file = owner[name] else { throw SafetensorsError(file: url.path, tensor: name, rule: .noSuchTensor) }
         return try file.array(name)
     }
 
+    /// The tensor's stored little-endian bytes in its shard's mapping, valid while this checkpoint lives; any dtype.
+    /// Throws `SafetensorsError.noSuchTensor` naming this checkpoint's path.
     public func rawBytes(_ name: String) throws -> UnsafeRawBufferPointer {
         guard let file = owner[name] else { throw SafetensorsError(file: url.path, tensor: name, rule: .noSuchTensor) }
         return try file.rawBytes(name)
@@ -125,13 +145,22 @@ public final class Checkpoint: @unchecked Sendable {
 
 /// A checkpoint path that does not lead to a usable set of tensors.
 public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Nothing exists at the path (and, for a `.safetensors` path, no `.index.json` beside it either).
     case notFound(String)
+    /// The folder holds no `.safetensors` file and no index.
     case noSafetensors(String)
+    /// The folder holds several indexes, or no index and several `.safetensors` files (the candidates, sorted).
     case ambiguous(String, [String])
+    /// The index (path) is not a JSON object with a non-empty `weight_map` of tensor name to shard file (why).
     case badIndex(String, String)
+    /// The index (path) maps tensors to a shard file (name) that does not exist in its folder.
     case missingShard(String, String)
+    /// The index (path) maps the tensor (name) to a shard (file name) that does not hold it.
     case tensorNotInShard(String, String, String)
+    /// The shard (third) holds a tensor (second) that the index (path) does not list: a stale or edited index.
     case tensorNotInIndex(String, String, String)
+    /// The index (path) names a shard (as written) by an absolute path, with `..` or an empty component: refused,
+    /// since shards must be files of the index's folder.
     case shardOutsideFolder(String, String)
 
     public var description: String {

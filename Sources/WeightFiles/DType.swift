@@ -1,6 +1,8 @@
 /// The element types a safetensors file may hold.
 public enum DType: String, Sendable, CaseIterable, Codable {
+    /// Floating point: IEEE binary64, binary32, binary16 and bfloat16 (8 exponent bits, 7 fraction bits); raw value = header spelling.
     case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16"
+    /// Integers (signed 64/32/16/8-bit, unsigned 8-bit) and BOOL (one byte per value): read as bytes only, never as matrices.
     case i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8", u8 = "U8", bool = "BOOL"
 
     /// Bytes per element.

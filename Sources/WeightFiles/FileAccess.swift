@@ -7,8 +7,11 @@ import Glibc
 /// A path that cannot be read or written the way a command needs: one line
 /// naming the path and the reason (`cannot write x: Read-only file system`).
 public struct FileAccessError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The path concerned, as given (`url.path`).
     public var path: String
+    /// What is wrong, in words, e.g. `cannot write: Read-only file system` or `a FIFO (named pipe), not a regular file`.
     public var reason: String
+    /// An error about `path`; `reason` is printed after it.
     public init(path: String, reason: String) {
         self.path = path
         self.reason = reason
@@ -80,6 +83,7 @@ public func readRegularFile(_ url: URL, limit: Int) throws -> Data {
 
 /// Checks, before any work, that a command can create or replace its output.
 public enum OutputPath {
+    /// What the output is: `file`, one regular file; `folder`, a folder the command creates or fills.
     public enum Kind: Sendable { case file, folder }
 
     /// `url` must be a regular file or not exist (`.file`), or a folder or

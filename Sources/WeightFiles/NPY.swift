@@ -1,7 +1,7 @@
 import Foundation
 import LinearAlgebra
 
-/// NumPy `.npy` files, versions 1.0 and 2.0, dtypes `<f4` and `<f8`, C order,
+/// NumPy `.npy` files, versions 1.0, 2.0 and 3.0, dtypes `<f4` and `<f8`, C order,
 /// 1-D (read as one column) or 2-D.
 public enum NPY {
     /// The largest `.npy` file read (8 GiB): the whole file is held in memory.
@@ -91,18 +91,23 @@ public enum NPY {
     }
 }
 
+/// A `.npy` file that cannot be read: wrong magic, unsupported version, dtype or order, bad shape or size.
 public struct NPYError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The file's path, as given.
     public var file: String
+    /// What is wrong with it, in words.
     public var reason: String
     public var description: String { "\(file): \(reason)" }
 }
 
 /// CSV with a header row and numeric cells.
 public struct CSVTable: Sendable {
+    /// The header row's names, in file order, with surrounding spaces and double quotes trimmed.
     public var columns: [String]
     /// `[rows, columns]`.
     public var values: Matrix<Double>
 
+    /// A table from its column names and a `[rows, columns.count]` matrix of values (not checked).
     public init(columns: [String], values: Matrix<Double>) {
         self.columns = columns
         self.values = values
@@ -149,9 +154,13 @@ public struct CSVTable: Sendable {
     }
 }
 
+/// A CSV file that cannot be read as a numeric table, or a column asked for that it does not have.
 public struct CSVError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The file's path; empty when the error is not about a file (`split(targets:)` naming an unknown column).
     public var file: String
+    /// What is wrong, with the row and column where there is one (rows counted from 1, the header being row 1).
     public var reason: String
+    /// An error about `file` (or none, when empty).
     public init(file: String, reason: String) {
         self.file = file
         self.reason = reason

@@ -3,26 +3,31 @@ import LinearAlgebra
 
 /// A PEFT LoRA adapter folder: `adapter_model.safetensors` with
 /// `base_model.model.M.lora_A.weight` `[r, in]` and `…lora_B.weight` `[out, r]`
-/// per module M, and `adapter_config.json` (spec/formats.md). The update is
+/// per module M, and `adapter_config.json` (docs/formats.md). The update is
 /// ΔW = s·B·A with s = lora_alpha / r (or / √r with rsLoRA).
 ///
 /// Written streaming: `add(module:a:b:)` checks the module against the base
 /// model and spools its factors; `finish()` writes both files atomically.
 public final class PEFTAdapterWriter {
+    /// What `adapter_config.json` says, and the dtype the factors are stored in.
     public struct Configuration: Sendable {
         /// The adapter's r (modules with another rank go to `rank_pattern`).
         public var rank: Int
         /// lora_alpha (compensation and extraction use α = r, so s = 1).
         public var alpha: Double
+        /// `use_rslora`: PEFT scales by s = α/√r instead of α/r. Only recorded: the factors are written as given.
         public var useRSLoRA: Bool
         /// `base_model_name_or_path`.
         public var baseModel: String
+        /// `task_type` (`CAUSAL_LM`, `SEQ_CLS`, …); written as JSON null when nil.
         public var taskType: String?
         /// `init_lora_weights` (PEFT's default is true).
         public var initLoRAWeights: String
         /// Stored dtype of the factors (default F32).
         public var dtype: DType
 
+        /// A configuration; the defaults are PEFT's (no rsLoRA, no task type, `init_lora_weights` true), with F32
+        /// factors. `initLoRAWeights` "true" or "false" is written as a JSON boolean, any other value as a string.
         public init(rank: Int, alpha: Double, useRSLoRA: Bool = false, baseModel: String, taskType: String? = nil,
                     initLoRAWeights: String = "true", dtype: DType = .f32) {
             self.rank = rank
@@ -35,7 +40,9 @@ public final class PEFTAdapterWriter {
         }
     }
 
+    /// The adapter folder written; created if missing (and removed again by `cancel()` when empty).
     public let directory: URL
+    /// The configuration given at init; its `rank` and `alpha` are the adapter-wide r and lora_alpha.
     public let configuration: Configuration
     private let base: Checkpoint?
     private let tensors: SafetensorsWriter
@@ -79,6 +86,7 @@ public final class PEFTAdapterWriter {
         modules.append((module, a.rows))
     }
 
+    /// The number of modules added so far.
     public var moduleCount: Int { modules.count }
 
     /// Writes `adapter_config.json` and `adapter_model.safetensors`.
@@ -129,9 +137,14 @@ public final class PEFTAdapterWriter {
 
 /// A PEFT adapter read back (for checks and tests).
 public struct PEFTAdapter {
+    /// `adapter_config.json` as a JSON object (values as `JSONSerialization` gives them: NSNumber, String, arrays,
+    /// dictionaries, NSNull).
     public var config: [String: Any]
+    /// `adapter_model.safetensors`, mapped and validated.
     public var file: SafetensorsFile
 
+    /// Reads the adapter in `directory`. Throws `AdapterError.badConfig` when `adapter_config.json` is missing,
+    /// over 16 MiB or not a JSON object, and `SafetensorsError` for `adapter_model.safetensors`.
     public init(directory: URL) throws {
         let configURL = directory.appendingPathComponent("adapter_config.json")
         guard let data = try? readRegularFile(configURL, limit: 16 << 20),
@@ -150,14 +163,20 @@ public struct PEFTAdapter {
         }
     }
 
+    /// Module M's factors converted to `T`: A `[r, in]` and B `[out, r]`, so that ΔW = s·B·A. Throws
+    /// `SafetensorsError` (`noSuchTensor` when the adapter has no such module).
     public func factors<T: Scalar>(_ module: String, as type: T.Type = T.self) throws -> (a: Matrix<T>, b: Matrix<T>) {
         (try file.matrix("base_model.model.\(module).lora_A.weight"), try file.matrix("base_model.model.\(module).lora_B.weight"))
     }
 }
 
+/// An adapter that does not fit its base model, or an adapter folder that cannot be read.
 public enum AdapterError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The base checkpoint (path) has no tensor `module.weight`.
     case moduleNotInBase(module: String, base: String)
+    /// A's rows differ from B's columns, or the base weight is not `[B.rows, A.columns]`; `detail` gives the shapes.
     case shapeMismatch(module: String, detail: String)
+    /// `adapter_config.json` (path) is missing, unreadable or not a JSON object.
     case badConfig(String)
 
     public var description: String {

@@ -7,14 +7,18 @@ import Glibc
 
 /// Where one tensor lives and what it holds.
 public struct TensorInfo: Sendable, Equatable {
+    /// The tensor's key in the header, e.g. `model.layers.0.mlp.down_proj.weight`.
     public var name: String
+    /// The stored element type.
     public var dtype: DType
+    /// Dimensions as in the header, outermost first (row-major; a linear weight is `[out, in]`); `[]` for a scalar.
     public var shape: [Int]
     /// Byte range relative to the start of the data buffer.
     public var dataOffsets: Range<Int>
 
     /// Number of elements (1 for a scalar, 0 for an empty tensor).
     public var elementCount: Int { shape.reduce(1, *) }
+    /// Bytes of data: the length of `dataOffsets`, equal to `elementCount × dtype.size` (checked on open).
     public var byteCount: Int { dataOffsets.count }
     /// 2-D floating point: a weight matrix.
     public var isMatrix: Bool { shape.count == 2 && dtype.isFloatingPoint }
@@ -24,10 +28,11 @@ public struct TensorInfo: Sendable, Equatable {
 ///
 /// The file is never read whole: `init` maps it and parses only the header;
 /// tensor data is read from the mapping on demand, so peak memory follows the
-/// tensors actually converted. Every rule of spec/formats.md is checked on
+/// tensors actually converted. Every rule of docs/formats.md is checked on
 /// open and a violation throws `SafetensorsError` naming the file, the tensor
 /// and the rule.
 public final class SafetensorsFile: @unchecked Sendable {
+    /// The file's location, as passed to `init(contentsOf:)`.
     public let url: URL
     /// Tensor names in natural order (layer 2 before layer 10).
     public let tensorNames: [String]
@@ -39,6 +44,12 @@ public final class SafetensorsFile: @unchecked Sendable {
     private let base: UnsafeRawPointer?
     private let dataStart: Int
 
+    /// Opens, maps (read-only, private) and validates `url` against every rule of docs/formats.md. Reads the
+    /// header only: O(header bytes + t log t) for t tensors; tensor data is not touched.
+    ///
+    /// - Throws: `SafetensorsError` naming the file (and the tensor, for per-tensor rules): `cannotOpen` for a path that
+    ///   cannot be opened or is not a regular file, `gitLFSPointer`/`htmlPage` for a stand-in file, and otherwise the
+    ///   first header, entry or coverage rule broken.
     public init(contentsOf url: URL) throws {
         self.url = url
         let path = url.path

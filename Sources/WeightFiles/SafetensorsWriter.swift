@@ -7,12 +7,15 @@ import Glibc
 
 /// A tensor's name, dtype and shape: what a safetensors header says of it.
 public struct TensorLayout: Sendable, Equatable {
+    /// The tensor's name in the header, its stored dtype and its shape (outermost first, `[out, in]` for a weight).
     public var name: String, dtype: DType, shape: [Int]
+    /// A layout entry; nothing is checked until a writer takes it.
     public init(name: String, dtype: DType, shape: [Int]) {
         self.name = name
         self.dtype = dtype
         self.shape = shape
     }
+    /// Bytes the tensor's data takes: element count × `dtype.size` (1 element for the scalar shape `[]`).
     public var byteCount: Int { shape.reduce(1, *) * dtype.size }
 }
 
@@ -41,6 +44,8 @@ public final class SafetensorsWriter {
         var offset: Int, shard: Int = 0
     }
 
+    /// The destination as passed to `init`: the single file written, or, when the output is sharded, the name the
+    /// shards (`stem-0000K-of-0000N.safetensors`) and the index (`url.index.json`) are derived from.
     public let url: URL
     /// Spooled mode.
     private let spool: AtomicFile?

@@ -54,6 +54,7 @@ protocol BackendKernels {
 
 /// Which triangle of a triangular matrix holds its entries.
 public enum Triangle: Sendable, Equatable {
+    /// `lower`: entries on and below the diagonal (i ≥ j); `upper`: on and above it (i ≤ j). The other triangle is not read.
     case lower, upper
 }
 

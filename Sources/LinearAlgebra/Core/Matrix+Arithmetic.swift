@@ -1,5 +1,6 @@
 /// Whether a GEMM operand is used as stored or transposed.
 public enum Transpose: Sendable, Equatable {
+    /// `none`: op(X) = X, the matrix as stored; `transposed`: op(X) = Xᵀ, read in place without copying.
     case none, transposed
 }
 
@@ -204,15 +205,20 @@ extension Matrix {
         return out
     }
 
+    /// The entrywise sum A + B of two matrices of the same shape (a precondition: different shapes trap). O(m·n).
     public static func + (a: Matrix, b: Matrix) -> Matrix { elementwise(a, b, "+", +) }
+    /// The entrywise difference A − B of two matrices of the same shape (a precondition: different shapes trap). O(m·n).
     public static func - (a: Matrix, b: Matrix) -> Matrix { elementwise(a, b, "-", -) }
 
     /// The entrywise (Hadamard) product A ⊙ B.
     public func hadamard(_ other: Matrix) -> Matrix { Matrix.elementwise(self, other, "⊙", *) }
 
+    /// A ← A + B, entrywise; the shapes must match (a precondition).
     public static func += (a: inout Matrix, b: Matrix) { a = a + b }
+    /// A ← A − B, entrywise; the shapes must match (a precondition).
     public static func -= (a: inout Matrix, b: Matrix) { a = a - b }
 
+    /// The scalar multiple s·A: every entry multiplied by `s`, same shape. O(m·n).
     @_specialize(where Element == Float)
     @_specialize(where Element == Double)
     public static func * (s: Element, a: Matrix) -> Matrix {
@@ -223,8 +229,10 @@ extension Matrix {
         return out
     }
 
+    /// The scalar multiple A·s, equal to s·A.
     public static func * (a: Matrix, s: Element) -> Matrix { s * a }
 
+    /// The entrywise negation −A, computed as (−1)·A.
     public static prefix func - (a: Matrix) -> Matrix { Element(-1) * a }
 
     /// Applies `transform` to every entry.

@@ -27,11 +27,15 @@ public enum Precision: Sendable, Equatable {
 }
 
 extension Float: Scalar {
+    /// `.single`: Float is IEEE 754 binary32, so the OpenBLAS backend calls the `s` routines.
     public static var precision: Precision { .single }
+    /// The value widened to Double; exact, since every binary32 value is a binary64 value.
     @inlinable public var doubleValue: Double { Double(self) }
 }
 
 extension Double: Scalar {
+    /// `.double`: Double is IEEE 754 binary64, so the OpenBLAS backend calls the `d` routines.
     public static var precision: Precision { .double }
+    /// The value itself (no conversion).
     @inlinable public var doubleValue: Double { self }
 }

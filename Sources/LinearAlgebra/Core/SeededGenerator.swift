@@ -8,6 +8,9 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var state: (UInt64, UInt64, UInt64, UInt64)
     private var spareNormal: Double?
 
+    /// A generator whose 256-bit state is four successive SplitMix64 outputs from `seed`.
+    ///
+    /// Every seed, 0 included, gives a valid (not all-zero) state; equal seeds give equal streams.
     public init(seed: UInt64) {
         var x = seed
         func splitMix() -> UInt64 {
@@ -20,6 +23,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         state = (splitMix(), splitMix(), splitMix(), splitMix())
     }
 
+    /// The next 64 bits of the xoshiro256** stream (all 64 bits are of good quality), advancing the state.
     public mutating func next() -> UInt64 {
         let result = rotl(state.1 &* 5, 7) &* 9
         let t = state.1 << 17

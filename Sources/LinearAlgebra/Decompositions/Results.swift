@@ -7,6 +7,8 @@ public struct SVD<Element: Scalar>: Sendable, Equatable {
     /// k×n, orthonormal rows: the right singular vectors, transposed.
     public var vt: Matrix<Element>
 
+    /// Wraps given factors as they are: U m×k, σ of length k, Vᵀ k×n. Nothing is checked or
+    /// reordered, so the caller keeps the contract (orthonormal U and Vᵀ, σ descending and non-negative).
     public init(u: Matrix<Element>, singularValues: [Element], vt: Matrix<Element>) {
         self.u = u
         self.singularValues = singularValues
@@ -37,6 +39,8 @@ public struct SymmetricEigen<Element: Scalar>: Sendable, Equatable {
     /// n×n orthogonal Q; column j belongs to `values[j]`.
     public var vectors: Matrix<Element>
 
+    /// Wraps given eigenpairs as they are: n values and an n×n Q whose column j belongs to `values[j]`.
+    /// Nothing is checked or sorted, so the caller keeps the contract (ascending values, orthogonal Q).
     public init(values: [Element], vectors: Matrix<Element>) {
         self.values = values
         self.vectors = vectors
@@ -50,6 +54,8 @@ public struct QR<Element: Scalar>: Sendable, Equatable {
     /// k×n upper triangular (upper trapezoidal when n > m).
     public var r: Matrix<Element>
 
+    /// Wraps given factors as they are: Q m×k with orthonormal columns, R k×n upper triangular.
+    /// Nothing is checked, so the caller keeps the contract.
     public init(q: Matrix<Element>, r: Matrix<Element>) {
         self.q = q
         self.r = r
