@@ -48,7 +48,7 @@ public enum PackedGEMM {
 /// A scalar with its register-tile row: two native vectors (SSE: 2×128 bits;
 /// AVX2: 2×256 bits), so six rows make twelve accumulators, which with the B
 /// row, one broadcast and a product fill the sixteen vector registers.
-protocol KernelScalar: BinaryFloatingPoint, SIMDScalar {
+protocol KernelScalar: BinaryFloatingPoint, SIMDScalar, Codable {
     associatedtype Row: SIMD where Row.Scalar == Self
 }
 

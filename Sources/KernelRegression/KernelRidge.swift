@@ -9,9 +9,12 @@ import LinearAlgebra
 /// K ← D K D, y ← D y, dual ← D dual with D = diag(√w).
 /// Cost: the kernel matrix (n²d) plus n³/3 for Cholesky.
 public struct KernelRidge: Sendable, Equatable {
+    /// The kernel; a nil γ resolves to 1/d at fit time, as in scikit-learn.
     public var kernel: Kernel
+    /// α ≥ 0, the ridge added to the kernel matrix (default 1, scikit-learn's).
     public var alpha: Double
 
+    /// Kernel ridge with this kernel and α (checked at fit time).
     public init(kernel: Kernel = .linear, alpha: Double = 1) {
         self.kernel = kernel
         self.alpha = alpha
@@ -75,6 +78,7 @@ func solveRidge<T: Scalar>(_ k: consuming Matrix<T>, _ y: Matrix<T>, alpha: Doub
 public struct KernelRidgeModel<Element: Scalar>: Sendable {
     /// The kernel with γ resolved, so predictions use what the fit used.
     public var kernel: Kernel
+    /// The α the model was fitted with (recorded; predictions do not use it).
     public var alpha: Double
     /// X_train `[n, d]`.
     public var trainingInputs: Matrix<Element>
@@ -83,6 +87,7 @@ public struct KernelRidgeModel<Element: Scalar>: Sendable {
     /// What the fit had to work around (e.g. the least-squares fallback).
     public var warnings: [String]
 
+    /// A model from its parts (for example read back from a file); `predict` checks that the shapes agree.
     public init(kernel: Kernel, alpha: Double, trainingInputs: Matrix<Element>, dualCoefficients: Matrix<Element>, warnings: [String] = []) {
         self.kernel = kernel
         self.alpha = alpha

@@ -9,9 +9,12 @@ import LinearAlgebra
 /// samples and targets) wins; ties go to the larger α (more regularisation).
 /// Cost: one n³ eigendecomposition plus O(n²·t) per α.
 public struct LeaveOneOutSearch: Sendable, Equatable {
+    /// The kernel, γ resolved as in `KernelRidge`.
     public var kernel: Kernel
+    /// The grid of α ≥ 0 to score (at least one).
     public var alphas: [Double]
 
+    /// A search over `alphas` with this kernel.
     public init(kernel: Kernel = .linear, alphas: [Double]) {
         self.kernel = kernel
         self.alphas = alphas
@@ -21,7 +24,9 @@ public struct LeaveOneOutSearch: Sendable, Equatable {
     public struct Result<Element: Scalar>: Sendable {
         /// Mean squared LOO residual per α (∞ where 1 − H_ii = 0).
         public var scores: [Double]
+        /// The α of the smallest score (the larger α on ties).
         public var bestAlpha: Double
+        /// Its mean squared LOO residual.
         public var bestScore: Double
         /// LOO residuals `[n, targets]` at the best α.
         public var residuals: Matrix<Element>

@@ -25,6 +25,7 @@ public struct Nystroem: Sendable, Equatable {
 
     /// The fitted feature map.
     public struct FeatureMap<Element: Scalar>: Sendable {
+        /// The kernel with γ resolved.
         public var kernel: Kernel
         /// Landmark rows `[m, d]`.
         public var landmarks: Matrix<Element>
@@ -33,6 +34,7 @@ public struct Nystroem: Sendable, Equatable {
         /// Set when m was clamped to n.
         public var warnings: [String]
 
+        /// A feature map from its parts (for example read back from a file).
         public init(kernel: Kernel, landmarks: Matrix<Element>, normalization: Matrix<Element>, warnings: [String] = []) {
             self.kernel = kernel
             self.landmarks = landmarks
@@ -85,10 +87,14 @@ public struct Nystroem: Sendable, Equatable {
 /// is (n = 10⁶, m = 2,000 needs about 200 MB instead of 16 GB). Cost: n·m²
 /// for the accumulation plus O(m³).
 public struct NystroemRidge: Sendable, Equatable {
+    /// The feature map to fit first: kernel, landmark count m and seed.
     public var nystroem: Nystroem
+    /// α ≥ 0, the ridge on the m×m normal equations (default 1).
     public var alpha: Double
+    /// Samples per block of K_nm (default 8192): memory O(blockRows·m) for the features.
     public var blockRows: Int
 
+    /// Nyström ridge with these settings (checked at fit time).
     public init(nystroem: Nystroem, alpha: Double = 1, blockRows: Int = 8192) {
         self.nystroem = nystroem
         self.alpha = alpha
@@ -148,6 +154,9 @@ public struct NystroemRidge: Sendable, Equatable {
         }
     }
 
+    /// Fits the feature map on X `[n, d]`, then the ridge on Φ(X) for Y `[n, t]`.
+    /// 
+    /// - Throws: `KernelRegressionError` for α < 0, NaN data, mismatched shapes or overflowing kernel values.
     public func fit<T: Scalar>(_ x: Matrix<T>, _ y: Matrix<T>) throws -> Model<T> {
         try KernelRidge(kernel: nystroem.kernel, alpha: alpha).validate(x, y)
         let map = try nystroem.fit(x)

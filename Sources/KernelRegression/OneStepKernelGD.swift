@@ -7,9 +7,12 @@ import LinearAlgebra
 /// φ(x) = vec(x xᵀ). Compare with `KernelRidge` to see how far one step is
 /// from the full solution.
 public struct OneStepKernelGD: Sendable, Equatable {
+    /// k(x, x′) (default (xᵀx′)², the quadratic feature map).
     public var kernel: Kernel
+    /// η, the step size (default 1).
     public var learningRate: Double
 
+    /// One gradient step with this kernel and step size.
     public init(kernel: Kernel = .polynomial(degree: 2, gamma: 1, coef0: 0), learningRate: Double = 1) {
         self.kernel = kernel
         self.learningRate = learningRate

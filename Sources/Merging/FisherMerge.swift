@@ -16,11 +16,16 @@ import LinearAlgebra
 /// [minᵢ θᵢⱼ, maxᵢ θᵢⱼ]; scaling all λ changes nothing; with normalisation,
 /// scaling one model's Fisher changes nothing (except where the floor binds).
 public struct FisherMerge: Sendable, Equatable {
+    /// λᵢ, one per model (nil: equal weights).
     public var weights: [Double]?
+    /// Divide each λᵢ by model i's whole-Fisher norm (default true).
     public var normalize: Bool
+    /// Lower bound applied to Fisher values (default 1e-6), so that no parameter has zero total weight.
     public var floor: Double
+    /// Floor every model's Fisher, not only the first (target) model's (default false).
     public var floorAll: Bool
 
+    /// A Fisher merge with these settings; nothing is checked until `merge`.
     public init(weights: [Double]? = nil, normalize: Bool = true, floor: Double = 1e-6, floorAll: Bool = false) {
         self.weights = weights
         self.normalize = normalize
@@ -42,8 +47,11 @@ public struct FisherMerge: Sendable, Equatable {
 
     /// Merges one tensor (flat arrays, one per model, with their Fishers).
     ///
-    /// - Parameter fisherNorms: ‖Fᵢ‖₂ over each model's whole Fisher; needed
-    ///   when `normalize` is on.
+    /// - Parameters:
+    ///   - tensors: θᵢ, the tensor's values in each model (same size).
+    ///   - fishers: Fᵢ, the diagonal Fisher of each model for this tensor (same size, finite, ≥ 0).
+    ///   - fisherNorms: ‖Fᵢ‖₂ over each model's whole Fisher; needed when `normalize` is on.
+    ///   - name: the tensor's name, for errors.
     /// - Throws: `MergingError` for mismatched sizes, negative or non-finite Fishers.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
@@ -104,6 +112,7 @@ public struct FisherMerge: Sendable, Equatable {
 public struct FisherNorms: Sendable {
     private var squares: [Double]
 
+    /// An accumulator for `models` models, all sums zero.
     public init(models: Int) { squares = Array(repeating: 0, count: models) }
 
     /// Adds one tensor of model `model`'s Fisher.

@@ -3,9 +3,12 @@ import LinearAlgebra
 /// Weighted averaging of parameters: θ* = Σᵢ wᵢ θᵢ / Σᵢ wᵢ (normalised, the
 /// default) or Σᵢ wᵢ θᵢ. Equal weights by default (a "model soup").
 public struct LinearMerge: Sendable, Equatable {
+    /// wᵢ, one per model (nil: equal weights).
     public var weights: [Double]?
+    /// Divide by Σᵢ wᵢ (default true); the weights must then not sum to zero.
     public var normalize: Bool
 
+    /// A weighted average with these settings.
     public init(weights: [Double]? = nil, normalize: Bool = true) {
         self.weights = weights
         self.normalize = normalize
@@ -25,9 +28,12 @@ public struct LinearMerge: Sendable, Equatable {
 /// Task arithmetic (Ilharco et al., 2023): θ* = θ_base + λ Σᵢ wᵢ (θᵢ − θ_base),
 /// λ = 1 and wᵢ = 1 by default.
 public struct TaskArithmetic: Sendable, Equatable {
+    /// wᵢ per task vector (nil: all 1).
     public var weights: [Double]?
+    /// λ, the scale of the summed task vectors (default 1; may be negative).
     public var lambda: Double
 
+    /// Task arithmetic with these settings.
     public init(weights: [Double]? = nil, lambda: Double = 1) {
         self.weights = weights
         self.lambda = lambda

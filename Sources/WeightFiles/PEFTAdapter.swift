@@ -50,8 +50,15 @@ public final class PEFTAdapterWriter {
     private let createdDirectory: Bool
     private var finished = false
 
-    /// - Parameter base: when given, every module must exist in it as
-    ///   `M.weight` with shape [B.rows, A.columns].
+    /// Starts an adapter in `directory` (created when missing; an existing
+    /// folder must be writable and a file there is refused).
+    ///
+    /// - Parameters:
+    ///   - directory: the adapter folder.
+    ///   - configuration: what `adapter_config.json` records.
+    ///   - base: when given, every module must exist in it as `M.weight`
+    ///     with shape [B.rows, A.columns].
+    ///   - inputs: files this run reads; writing over any of them is refused.
     public init(directory: URL, configuration: Configuration, base: Checkpoint?, protecting inputs: [URL] = []) throws {
         try OutputPath.check(directory, as: .folder)
         for input in inputs where sameFile(input, directory) { throw SafetensorsError(file: directory.path, rule: .wouldOverwriteInput) }

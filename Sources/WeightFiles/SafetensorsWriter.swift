@@ -61,7 +61,10 @@ public final class SafetensorsWriter {
     private var createdFolder: URL?
 
     /// A spooled writer.
-    /// - Parameter inputs: files this run reads; writing over any of them is refused.
+    ///
+    /// - Parameters:
+    ///   - url: the destination file (shards go beside it).
+    ///   - inputs: files this run reads; writing over any of them is refused.
     public init(url: URL, protecting inputs: [URL] = []) throws {
         try Self.refuseOverwrite(url, inputs)
         createdFolder = try Self.makeFolder(for: url)
