@@ -61,6 +61,16 @@ enum OpenBLASBackend: BackendKernels {
         Swift.max(1, Int((Double(query) * (1 + 1e-6)).rounded(.up)) + 1)
     }
 
+    /// Calls a LAPACK routine the way its workspace protocol asks: once with
+    /// lwork = −1 (the routine writes the size it wants into `work[0]`), then
+    /// with a workspace of that size. Returns the second call's `info`.
+    private static func withQueriedWorkspace<T: Scalar>(_ routine: (_ work: UnsafeMutablePointer<T>, _ lwork: Int) -> Int) -> Int {
+        var query: T = 0
+        _ = routine(&query, -1)
+        var work = [T](repeating: 0, count: workspaceSize(query))
+        return work.withUnsafeMutableBufferPointer { routine($0.baseAddress!, $0.count) }
+    }
+
     static func svd<T: Scalar>(_ a: Matrix<T>, computeVectors: Bool) throws -> SVD<T> {
         // Column-major view: M = n rows, N = m columns, the matrix Aᵀ.
         let m = a.rows, n = a.columns, k = Swift.min(m, n)
@@ -188,11 +198,8 @@ enum OpenBLASBackend: BackendKernels {
         var r = Matrix<T>.zeros(rows: k, columns: n)
         buffer.withUnsafeMutableBufferPointer { pa in
             tau.withUnsafeMutableBufferPointer { pt in
-                var query: T = 0
-                _ = Routines<T>.gelqf(m: n, n: m, a: pa.baseAddress!, lda: n, tau: pt.baseAddress!, work: &query, lwork: -1)
-                var work = [T](repeating: 0, count: workspaceSize(query))
-                let info = work.withUnsafeMutableBufferPointer {
-                    Routines<T>.gelqf(m: n, n: m, a: pa.baseAddress!, lda: n, tau: pt.baseAddress!, work: $0.baseAddress!, lwork: $0.count)
+                let info = withQueriedWorkspace { work, lwork in
+                    Routines<T>.gelqf(m: n, n: m, a: pa.baseAddress!, lda: n, tau: pt.baseAddress!, work: work, lwork: lwork)
                 }
                 precondition(info == 0, "LAPACK gelqf: illegal argument \(-info)")
                 // R = Lᵀ: the upper trapezoid of the leading k rows, read row-major.
@@ -201,10 +208,8 @@ enum OpenBLASBackend: BackendKernels {
                         for j in i..<n { pr[i * n + j] = pa[i * n + j] }
                     }
                 }
-                _ = Routines<T>.orglq(m: k, n: m, k: k, a: pa.baseAddress!, lda: n, tau: pt.baseAddress!, work: &query, lwork: -1)
-                work = [T](repeating: 0, count: workspaceSize(query))
-                let info2 = work.withUnsafeMutableBufferPointer {
-                    Routines<T>.orglq(m: k, n: m, k: k, a: pa.baseAddress!, lda: n, tau: pt.baseAddress!, work: $0.baseAddress!, lwork: $0.count)
+                let info2 = withQueriedWorkspace { work, lwork in
+                    Routines<T>.orglq(m: k, n: m, k: k, a: pa.baseAddress!, lda: n, tau: pt.baseAddress!, work: work, lwork: lwork)
                 }
                 precondition(info2 == 0, "LAPACK orglq: illegal argument \(-info2)")
             }
@@ -225,21 +230,16 @@ enum OpenBLASBackend: BackendKernels {
         var r = Matrix<T>.zeros(rows: k, columns: n)
         buffer.withUnsafeMutableBufferPointer { pa in
             tau.withUnsafeMutableBufferPointer { pt in
-                var query: T = 0
-                _ = Routines<T>.geqrf(m: m, n: n, a: pa.baseAddress!, lda: m, tau: pt.baseAddress!, work: &query, lwork: -1)
-                var work = [T](repeating: 0, count: workspaceSize(query))
-                let info = work.withUnsafeMutableBufferPointer {
-                    Routines<T>.geqrf(m: m, n: n, a: pa.baseAddress!, lda: m, tau: pt.baseAddress!, work: $0.baseAddress!, lwork: $0.count)
+                let info = withQueriedWorkspace { work, lwork in
+                    Routines<T>.geqrf(m: m, n: n, a: pa.baseAddress!, lda: m, tau: pt.baseAddress!, work: work, lwork: lwork)
                 }
                 precondition(info == 0, "LAPACK geqrf: illegal argument \(-info)")
                 // R: the upper trapezoid of the leading k rows (column-major → row-major).
                 r.withUnsafeMutableBufferPointer { pr in
                     for j in 0..<n { for i in 0...Swift.min(j, k - 1) { pr[i * n + j] = pa[j * m + i] } }
                 }
-                _ = Routines<T>.orgqr(m: m, n: k, k: k, a: pa.baseAddress!, lda: m, tau: pt.baseAddress!, work: &query, lwork: -1)
-                work = [T](repeating: 0, count: workspaceSize(query))
-                let info2 = work.withUnsafeMutableBufferPointer {
-                    Routines<T>.orgqr(m: m, n: k, k: k, a: pa.baseAddress!, lda: m, tau: pt.baseAddress!, work: $0.baseAddress!, lwork: $0.count)
+                let info2 = withQueriedWorkspace { work, lwork in
+                    Routines<T>.orgqr(m: m, n: k, k: k, a: pa.baseAddress!, lda: m, tau: pt.baseAddress!, work: work, lwork: lwork)
                 }
                 precondition(info2 == 0, "LAPACK orgqr: illegal argument \(-info2)")
             }

@@ -40,40 +40,59 @@ struct AdapterOptions: ParsableArguments {
     }
 }
 
+/// `compensate` and `extract`: the same job on ΔW = minuend − subtrahend,
+/// the subtrahend being the model the adapter attaches to.
+protocol AdapterCommand: ParsableCommand {
+    var global: GlobalOptions { get }
+    var adapter: AdapterOptions { get }
+    var minuend: String { get }
+    var subtrahend: String { get }
+    /// Extraction skips layers whose ΔW is zero; compensation writes them all.
+    static var skipsUnchanged: Bool { get }
+    /// `compensate` or `extract`, recorded in the report and the adapter's metadata.
+    static var jobName: String { get }
+}
+
+extension AdapterCommand {
+    func run() throws {
+        try OutputPath.check(URL(fileURLWithPath: adapter.output), as: .folder)
+        try global.run { console in
+            try adapter.run(minuend: minuend, subtrahend: subtrahend, skipUnchanged: Self.skipsUnchanged,
+                            command: Self.jobName, console: console)
+        }
+    }
+}
+
 /// `rankwise compensate`: low-rank residual paths for a compressed model.
-struct Compensate: ParsableCommand {
+struct Compensate: AdapterCommand {
     static let configuration = CommandConfiguration(
         abstract: "Low-rank compensation of a compressed model: EoRA with --calib, plain SVD without.",
         discussion: "ΔW = W − Ŵ per layer; writes a PEFT adapter (lora_alpha = r) and report.json into the output folder.")
+    static let skipsUnchanged = false
+    static let jobName = "compensate"
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "The original model.") var original: String
     @Option(help: "The compressed (quantised or pruned) model: the adapter's base.") var compressed: String
     @OptionGroup var adapter: AdapterOptions
 
-    func run() throws {
-        try OutputPath.check(URL(fileURLWithPath: adapter.output), as: .folder)
-        try global.run { console in
-            try adapter.run(minuend: original, subtrahend: compressed, skipUnchanged: false, command: "compensate", console: console)
-        }
-    }
+    var minuend: String { original }
+    var subtrahend: String { compressed }
 }
 
 /// `rankwise extract`: a LoRA adapter from a fine-tune.
-struct Extract: ParsableCommand {
+struct Extract: AdapterCommand {
     static let configuration = CommandConfiguration(
         abstract: "Extract a LoRA adapter from a fine-tuned model: ΔW = W_tuned − W_base.",
         discussion: "With --calib, the EoRA (activation-aware) weighting. Unchanged layers are skipped and reported.")
+    static let skipsUnchanged = true
+    static let jobName = "extract"
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "The base model: the adapter's base.") var base: String
     @Option(help: "The fine-tuned model.") var tuned: String
     @OptionGroup var adapter: AdapterOptions
 
-    func run() throws {
-        try OutputPath.check(URL(fileURLWithPath: adapter.output), as: .folder)
-        try global.run { console in
-            try adapter.run(minuend: tuned, subtrahend: base, skipUnchanged: true, command: "extract", console: console)
-        }
-    }
+    var minuend: String { tuned }
+    var subtrahend: String { base }
 }
