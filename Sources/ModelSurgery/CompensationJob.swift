@@ -117,7 +117,7 @@ public struct CompensationJob {
                 let module = moduleName(name)
                 if !calibration.contains(layer: module) {
                     if !allowMissingCalibration { throw CalibrationError.missingLayer(layer: module, file: calibration.checkpoint.url.path) }
-                } else if calibration.checkpoint["\(module).gram"] != nil, try calibration.tokens(layer: module) == nil {
+                } else if calibration.gramDType(layer: module) != nil, try calibration.tokens(layer: module) == nil {
                     withoutTokens += 1
                 }
             }
@@ -152,12 +152,12 @@ public struct CompensationJob {
             if let covariance {
                 var eora = EoRA(rank: rank, method: method, whitening: whitening)
                 // Rounding of a stored Gram may give slightly negative eigenvalues; a clearly negative one is not a Gram.
-                let gramDType = calibration!.checkpoint["\(module).gram"]?.dtype ?? .f64
+                let gramDType = calibration!.gramDType(layer: module) ?? .f64
                 eora.indefiniteTolerance = Swift.min(0.01, 8 * Double(covariance.gram.rows).squareRoot() * gramDType.roundingUnit)
                 do {
                     result = try eora.compensate(delta: delta, covariance: covariance.gram)
                 } catch LowRankError.indefiniteCovariance(let smallest, let largest) {
-                    throw CalibrationError.indefinite(tensor: "\(module).gram", detail: "smallest eigenvalue \(smallest), largest \(largest)")
+                    throw CalibrationError.indefinite(tensor: "\(calibration!.source(of: module)).gram", detail: "smallest eigenvalue \(smallest), largest \(largest)")
                 }
                 energy = LowRankMetrics.activationEnergy(w, covariance: covariance.gram.converted(to: Float.self))
                 report.metric = "activation"

@@ -3,6 +3,9 @@ import LinearAlgebra
 
 /// Calibration statistics for layer M (docs/formats.md): `M.gram` `[in, in]`
 /// with `M.tokens`, or raw `M.inputs` `[N, in]`; optionally `M.abs_mean` `[in]`.
+/// Layers that read the same input (q/k/v, gate/up) may share one set: the
+/// metadata entry `"M.same_as": "N"` makes every lookup for M read N's
+/// statistics.
 public final class CalibrationFile: @unchecked Sendable {
     /// The statistics file (or sharded set) opened as a checkpoint: per layer M, the tensors `M.gram`, `M.tokens`,
     /// `M.inputs` and `M.abs_mean`.
@@ -10,12 +13,38 @@ public final class CalibrationFile: @unchecked Sendable {
 
     /// Opens the statistics at `path` as `Checkpoint(path:)` does (a file, an index or a folder); throws what that
     /// throws. The tensors are checked only when a layer's statistics are asked for.
-    public init(path: URL) throws { checkpoint = try Checkpoint(path: path) }
-
-    /// Whether the file has statistics for layer M.
-    public func contains(layer: String) -> Bool {
-        checkpoint["\(layer).gram"] != nil || checkpoint["\(layer).inputs"] != nil
+    public init(path: URL) throws {
+        checkpoint = try Checkpoint(path: path)
+        var map: [String: String] = [:]
+        for file in checkpoint.files {
+            for (key, value) in file.metadata where key.hasSuffix(".same_as") { map[String(key.dropLast(".same_as".count))] = value }
+        }
+        sameAs = map
     }
+
+    /// `"M.same_as": "N"` entries of every file's metadata.
+    private let sameAs: [String: String]
+
+    /// The layer whose statistics stand for `layer`: itself, or where its
+    /// `same_as` entries lead (followed up to 8 steps, so a cycle ends).
+    public func source(of layer: String) -> String {
+        var current = layer
+        for _ in 0..<8 {
+            guard let next = sameAs[current], next != current else { break }
+            current = next
+        }
+        return current
+    }
+
+    /// Whether the file has statistics for layer M (its own or by `same_as`).
+    public func contains(layer: String) -> Bool {
+        let layer = source(of: layer)
+        return checkpoint["\(layer).gram"] != nil || checkpoint["\(layer).inputs"] != nil
+    }
+
+    /// The stored dtype of the Gram standing for layer M, nil when it has none
+    /// (raw inputs or no statistics).
+    public func gramDType(layer: String) -> DType? { checkpoint["\(source(of: layer)).gram"]?.dtype }
 
     /// C = Σ x xᵀ `[in, in]` in Double and the token count, from `M.gram`
     /// (+ `M.tokens`) or formed from `M.inputs` (XᵀX, accumulated in Double).
@@ -28,6 +57,7 @@ public final class CalibrationFile: @unchecked Sendable {
     /// when present, must be a positive finite number (`badTokens`); with
     /// `requireTokens` (methods that scale by it) it must be present.
     public func covariance(layer: String, requireTokens: Bool = false) throws -> (gram: Matrix<Double>, tokens: Double)? {
+        let layer = source(of: layer)
         if let info = checkpoint["\(layer).gram"] {
             let name = "\(layer).gram"
             guard info.shape.count == 2, info.shape[0] == info.shape[1] else {
@@ -52,6 +82,7 @@ public final class CalibrationFile: @unchecked Sendable {
 
     /// Mean |x| per input channel: `M.abs_mean`, or derived from `M.inputs`.
     public func absMean(layer: String) throws -> [Double]? {
+        let layer = source(of: layer)
         if checkpoint["\(layer).abs_mean"] != nil { return try checkpoint.array("\(layer).abs_mean") }
         if checkpoint["\(layer).inputs"] != nil {
             let x: Matrix<Double> = try checkpoint.matrix("\(layer).inputs")
@@ -64,7 +95,7 @@ public final class CalibrationFile: @unchecked Sendable {
 
     /// The token count `M.tokens`, nil when absent; refused unless positive and finite.
     public func tokens(layer: String) throws -> Double? {
-        let name = "\(layer).tokens"
+        let name = "\(source(of: layer)).tokens"
         guard let info = checkpoint[name] else { return nil }
         let bytes = try checkpoint.rawBytes(name)
         guard info.elementCount == 1 else { throw CalibrationError.badShape(tensor: name, detail: "expected a scalar") }

@@ -107,3 +107,24 @@ struct FileSafetyTests {
         try CalibrationFile.checkGram(Matrix<Double>(rows: 3, columns: 3, elements: [Double](repeating: 0, count: 9)), tensor: "zero", tolerance: 1e-6)
     }
 }
+
+@Suite("calibration files: same_as")
+struct CalibrationSameAsTests {
+    @Test("a layer with `M.same_as` reads the named layer's statistics; cycles end; unknown layers stay unknown")
+    func sameAs() throws {
+        let dir = temporaryFolder(prefix: "rankwise-calibration")
+        let url = dir.appendingPathComponent("calib.safetensors")
+        var generator = SeededGenerator(seed: 5)
+        let x = Matrix<Double>.random(rows: 40, columns: 6, using: &generator)
+        let writer = try SafetensorsWriter(url: url)
+        try writer.add(name: "l.k_proj.gram", matrix: x.gram(), dtype: .f64)
+        try withUnsafeBytes(of: Int64(40).littleEndian) { try writer.add(name: "l.k_proj.tokens", shape: [], dtype: .i64, rawBytes: $0) }
+        try writer.finish(metadata: ["l.q_proj.same_as": "l.k_proj", "l.v_proj.same_as": "l.q_proj", "a.same_as": "b", "b.same_as": "a"])
+        let calibration = try CalibrationFile(path: url)
+        #expect(calibration.source(of: "l.v_proj") == "l.k_proj" && calibration.source(of: "l.o_proj") == "l.o_proj")
+        #expect(calibration.contains(layer: "l.q_proj") && calibration.contains(layer: "l.v_proj") && !calibration.contains(layer: "l.o_proj"))
+        let shared = try calibration.covariance(layer: "l.v_proj")!, own = try calibration.covariance(layer: "l.k_proj")!
+        #expect(shared.gram == own.gram && shared.tokens == 40 && calibration.gramDType(layer: "l.q_proj") == .f64)
+        #expect(!calibration.contains(layer: "a"), "a cycle leads nowhere")
+    }
+}
