@@ -180,6 +180,15 @@ enum NativeEigen {
     @inline(__always)
     static func implicitQL<T: Scalar>(n: Int, d: inout [T], e: inout [T], zt: UnsafeMutablePointer<T>?) -> Bool {
         let eps = T.ulpOfOne
+        // An off-diagonal entry is negligible when it is small next to its
+        // two diagonal neighbours (which keeps small eigenvalues of graded
+        // matrices accurate), or next to the whole matrix: when the
+        // neighbours are themselves at rounding level of ‖T‖ (a kernel matrix
+        // of nearly equal rows, say), the local test alone can stall, and
+        // ε‖T‖ is all the accuracy a backward-stable method promises.
+        var norm: T = 0
+        for i in 0..<n { norm = Swift.max(norm, d[i].magnitude + (i < n - 1 ? e[i].magnitude : 0)) }
+        let negligible = eps * norm
         // Rotations are only recorded when there are vectors to apply them to.
         var pending: PendingRotations<T>? = zt == nil ? nil : PendingRotations()
         defer { if let zt { pending?.apply(to: zt, n: n) } }
@@ -189,7 +198,7 @@ enum NativeEigen {
                 var m = l
                 while m < n - 1 {
                     let scale = d[m].magnitude + d[m + 1].magnitude
-                    if e[m].magnitude <= eps * scale || e[m] == 0 { break }
+                    if e[m].magnitude <= eps * scale || e[m].magnitude <= negligible { break }
                     m += 1
                 }
                 if m == l { break }
