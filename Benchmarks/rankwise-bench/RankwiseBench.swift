@@ -79,6 +79,13 @@ struct RankwiseBenchCommand: ParsableCommand {
         }
     }
 
+    /// OpenBLAS on a generic fallback core would time the wrong thing: restart
+    /// with the core this CPU should use (unless OPENBLAS_CORETYPE is set).
+    static func main() {
+        Backend.relaunchWithBestOpenBLASCoreIfNeeded()
+        main(nil)
+    }
+
     func run() throws {
         if let threads { Backend.threadCount = threads }
         var bench = RankwiseBench(
@@ -204,12 +211,18 @@ struct RankwiseBench {
     func write(to output: URL) throws {
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         struct Document: Encodable { let meta: [String: String]; let records: [Record] }
+        let diagnostics = Backend.diagnostics
         let document = Document(meta: [
             "threads": "\(Backend.threadCount)",
             "backends": Backend.available.map(\.rawValue).joined(separator: ","),
             "openblas": Backend.openBLASConfiguration ?? "none",
             "native_kernel": NativeKernel.current.rawValue,
             "rankwise": rankwiseVersion,
+            "cpu_model": diagnostics.cpuModel,
+            "instruction_sets": diagnostics.instructionSets.joined(separator: ","),
+            "openblas_core": diagnostics.openBLAS?.core ?? "none",
+            "openblas_coretype_env": diagnostics.openBLAS?.coretypeEnvironment ?? "unset",
+            "load_average": (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "",
         ], records: harness.records)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -29,7 +29,7 @@ struct Rankwise: ParsableCommand {
             computation, 2 on a usage error.
             """,
         version: rankwiseVersion,
-        subcommands: [Inspect.self, Convert.self, Quantize.self, Prune.self, Compensate.self, Extract.self, LoRAGACommand.self, Merge.self, KernelCommand.self, Demo.self]
+        subcommands: [Inspect.self, Convert.self, Quantize.self, Prune.self, Compensate.self, Extract.self, LoRAGACommand.self, Merge.self, KernelCommand.self, Demo.self, Env.self]
     )
 
     /// Parses, runs, and maps failures to the documented exit statuses:
@@ -38,6 +38,8 @@ struct Rankwise: ParsableCommand {
     /// `rankwise: error: …`, and exits 1. With --json a failure also prints
     /// `{"error": …, "file": …, "tensor": …}` on stdout.
     static func main() {
+        // OpenBLAS on a generic fallback core runs ~8× slower: restart once with the core this CPU should use.
+        Backend.relaunchWithBestOpenBLASCoreIfNeeded()
         keepLargeBuffersInTheHeap()
         Interrupts.install()
         let arguments = Array(CommandLine.arguments.dropFirst())

@@ -110,6 +110,9 @@ struct HostileInputTests {
         }
         #expect(walked >= 12, "walked \(walked) commands")
         #expect(try Run(["--version"], in: dir).status == 0)
+        let env = try Run(["env", "--json"], in: dir)
+        let facts = try JSONSerialization.jsonObject(with: Data(env.stdout.utf8)) as? [String: Any]
+        #expect(env.status == 0 && facts?["native_kernel"] is String && facts?["cpu_model"] is String, "\(env.stdout)")
     }
 
     // MARK: Outputs and inputs

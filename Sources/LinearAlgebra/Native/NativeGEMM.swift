@@ -57,11 +57,19 @@ public enum NativeKernel: String, Sendable, CaseIterable {
 /// The CPU feature flags, from `/proc/cpuinfo` on Linux (empty elsewhere, which
 /// selects the baseline kernels).
 enum CPUFeatures {
-    static let current: Set<String> = {
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
-              let colon = line.firstIndex(of: ":") else { return [] }
-        return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
+    static let current: Set<String> = Set((cpuInfo.fields["flags"] ?? "").split(separator: " ").map(String.init))
+
+    /// The first processor's entry of /proc/cpuinfo (empty elsewhere).
+    static let cpuInfo: (model: String, vendor: String, fields: [String: String]) = {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return ("unknown", "unknown", [:]) }
+        var fields: [String: String] = [:]
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.isEmpty { if !fields.isEmpty { break } else { continue } }
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let key = line[..<colon].trimmingCharacters(in: .whitespaces)
+            if fields[key] == nil { fields[key] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
+        }
+        return (fields["model name"] ?? "unknown", fields["vendor_id"] ?? "unknown", fields)
     }()
 }
 

@@ -198,5 +198,8 @@ enum LAPACKRoutines<T: Scalar> {
     static var configuration: (config: String, coreName: String) {
         (String(cString: openblas_get_config()), String(cString: openblas_get_corename()))
     }
+
+    /// The threads OpenBLAS runs on now.
+    static var threads: Int { Int(openblas_get_num_threads()) }
 }
 #endif

@@ -20,6 +20,8 @@ enum OpenBLASBackend: BackendKernels {
 
     static var configuration: (config: String, coreName: String) { LAPACKRoutines<Double>.configuration }
 
+    static var threads: Int { LAPACKRoutines<Double>.threads }
+
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     static func gemm<T: Scalar>(
