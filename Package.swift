@@ -17,6 +17,9 @@ let kernelOptimisation = SwiftSetting.unsafeFlags(["-O"], .when(configuration: .
 let avx2Kernels: [Target] = [
     .target(name: "GEMMKernelsAVX2",
             swiftSettings: [.define("HASWELL"), .unsafeFlags(["-target-cpu", "haswell"]), kernelOptimisation]),
+    // AVX-512 F/CD/BW/DQ/VL (Skylake-SP and later Intel, Zen 4 and later AMD).
+    .target(name: "GEMMKernelsAVX512",
+            swiftSettings: [.define("AVX512"), .unsafeFlags(["-target-cpu", "skylake-avx512"]), kernelOptimisation]),
 ]
 #else
 let avx2Kernels: [Target] = []

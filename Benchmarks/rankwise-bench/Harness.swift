@@ -10,6 +10,7 @@ struct Record: Codable {
     var implementation: String
     var median: Double
     var min: Double
+    var max: Double? = nil
     var repetitions: Int
     /// Floating-point operations of one run, when the operation has a
     /// standard count (GEMM: 2mnk), so the report can give GFLOP/s.
@@ -18,6 +19,11 @@ struct Record: Codable {
     /// error of an EoRA run), so speed is never shown without accuracy.
     var metric: Double? = nil
     var metricName: String? = nil
+    /// The 1-minute load average when the row started, and whether it was
+    /// above the cores this run uses plus one (another program was busy:
+    /// the row's times are suspect).
+    var load: Double? = nil
+    var busy: Bool? = nil
 }
 
 /// Warm-up, then repetitions; reports the median and minimum wall time.
@@ -46,6 +52,48 @@ struct Harness {
         if let flops { line += String(format: "  %.1f GFLOP/s", flops / record.median / 1e9) }
         if let value = record.metric, let name = record.metricName { line += "  \(name) \(String(format: "%.5f", value))" }
         FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// Times several implementations of one row, one after the other, each
+    /// with a warm-up, recording min/median/max and the load average. OpenBLAS
+    /// goes last and the row starts after a pause of `settle` seconds: after
+    /// each call OpenBLAS's idle threads keep competing for the cores for a
+    /// while, and whatever runs next is slowed. Measured on a 2-core VM, a
+    /// 1024³ native Float GEMM ran at 455 GFLOP/s on its own but 231–373
+    /// interleaved with OpenBLAS (A B A B with 0.2 s pauses) and 369–430 with
+    /// 3 s pauses; so the sides are not interleaved.
+    mutating func compare(suite: String, operation: String, dtype: String, size: String, flops: Double? = nil,
+                          _ implementations: [(name: String, body: () throws -> Void)]) throws {
+        Thread.sleep(forTimeInterval: settle)
+        let load = Self.loadAverage()
+        let ordered = implementations.filter { $0.name != "openblas" } + implementations.filter { $0.name == "openblas" }
+        for implementation in ordered {
+            let warmup = try time(implementation.body)
+            var times: [Double] = []
+            if warmup > slowRunSeconds {
+                times = [warmup]
+            } else {
+                for _ in 0..<repetitions { times.append(try time(implementation.body)) }
+            }
+            times.sort()
+            let record = Record(suite: suite, operation: operation, dtype: dtype, size: size, implementation: implementation.name,
+                                median: times[times.count / 2], min: times[0], max: times.last, repetitions: times.count, flops: flops,
+                                load: load, busy: load.map { $0 > Double(Backend.threadCount) + 1 })
+            records.append(record)
+            var line = "\(suite)/\(operation) \(dtype) \(size) [\(implementation.name)]: min \(String(format: "%.4f", record.min)) s, "
+                + "median \(String(format: "%.4f", record.median)), max \(String(format: "%.4f", record.max!))"
+            if let flops { line += String(format: "  %.1f GFLOP/s", flops / record.min / 1e9) }
+            if record.busy == true { line += "  (busy machine: load \(load!))" }
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+    }
+
+    /// Seconds of pause before each `compare` row (see there).
+    var settle = 1.0
+
+    /// The 1-minute load average, from /proc/loadavg.
+    static func loadAverage() -> Double? {
+        (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.flatMap { Double($0) }
     }
 
     private func time(_ body: () throws -> Void) rethrows -> Double {

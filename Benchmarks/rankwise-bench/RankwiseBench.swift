@@ -167,28 +167,21 @@ struct RankwiseBench {
         let dtype = dtypeName(T.self)
         for n in gemmSizes {
             let a = benchMatrix(T.self, n, n, seed: 1), b = benchMatrix(T.self, n, n, seed: 2)
-            var c = Matrix<T>.zeros(rows: n, columns: n)
-            for backend in backends {
-                Backend.withCurrent(backend) {
-                    harness.measure(suite: "linalg", operation: "gemm", dtype: dtype, size: "\(n)", implementation: backend.rawValue,
-                                    flops: 2 * Double(n) * Double(n) * Double(n)) {
-                        Matrix.gemm(a, b, into: &c)
-                    }
-                }
-            }
+            nonisolated(unsafe) var c = Matrix<T>.zeros(rows: n, columns: n)
+            try harness.compare(suite: "linalg", operation: "gemm", dtype: dtype, size: "\(n)", flops: 2 * Double(n) * Double(n) * Double(n),
+                            backends.map { backend in (backend.rawValue, { Backend.withCurrent(backend) { Matrix.gemm(a, b, into: &c) } }) })
         }
         for n in decompositionSizes {
             let a = benchMatrix(T.self, n, n)
             let s = spdMatrix(T.self, n)
-            for backend in backends where backend != .native || n <= maxNativeDecomposition {
-                try Backend.withCurrent(backend) {
-                    let impl = backend.rawValue
-                    try harness.measure(suite: "linalg", operation: "svd", dtype: dtype, size: "\(n)", implementation: impl) { _ = try a.svd() }
-                    try harness.measure(suite: "linalg", operation: "eigh", dtype: dtype, size: "\(n)", implementation: impl) { _ = try s.symmetricEigen() }
-                    try harness.measure(suite: "linalg", operation: "cholesky", dtype: dtype, size: "\(n)", implementation: impl) { _ = try s.cholesky() }
-                    try harness.measure(suite: "linalg", operation: "qr", dtype: dtype, size: "\(n)", implementation: impl) { _ = try a.qr() }
-                }
+            let sides = backends.filter { $0 != .native || n <= maxNativeDecomposition }
+            func each(_ body: @escaping () throws -> Void) -> [(name: String, body: () throws -> Void)] {
+                sides.map { backend in (backend.rawValue, { try Backend.withCurrent(backend) { try body() } }) }
             }
+            try harness.compare(suite: "linalg", operation: "svd", dtype: dtype, size: "\(n)", each { _ = try a.svd() })
+            try harness.compare(suite: "linalg", operation: "eigh", dtype: dtype, size: "\(n)", each { _ = try s.symmetricEigen() })
+            try harness.compare(suite: "linalg", operation: "cholesky", dtype: dtype, size: "\(n)", each { _ = try s.cholesky() })
+            try harness.compare(suite: "linalg", operation: "qr", dtype: dtype, size: "\(n)", each { _ = try a.qr() })
         }
     }
 
@@ -198,14 +191,10 @@ struct RankwiseBench {
         let n = quick ? 1024 : 4096, rank = 128
         var a = Matrix<Float>.random(rows: n, columns: n, seed: 5)
         a.scaleColumns(by: (0..<n).map { 1 / Float($0 + 1) })
-        for backend in backends {
-            try Backend.withCurrent(backend) {
-                try harness.measure(suite: "rsvd", operation: "randomized_svd r=\(rank)", dtype: "float32", size: "\(n)",
-                                    implementation: backend.rawValue) {
-                    _ = try a.randomizedSVD(rank: rank, oversampling: 10, powerIterations: 4, seed: 0)
-                }
-            }
-        }
+        try harness.compare(suite: "rsvd", operation: "randomized_svd r=\(rank)", dtype: "float32", size: "\(n)",
+                            backends.map { backend in (backend.rawValue, {
+                                _ = try Backend.withCurrent(backend) { try a.randomizedSVD(rank: rank, oversampling: 10, powerIterations: 4, seed: 0) }
+                            }) })
     }
 
     func write(to output: URL) throws {

@@ -42,7 +42,7 @@ public enum PlaneRotations {
 func rotate<T: KernelScalar>(_ sweepCount: Int, _ bottoms: UnsafePointer<Int>, _ starts: UnsafePointer<Int>, _ rotationCount: Int,
                              _ cosines: UnsafePointer<T>, _ sines: UnsafePointer<T>,
                              _ z: UnsafeMutablePointer<T>, _ ldz: Int, _ columns: Range<Int>) {
-    let width = T.Row.scalarCount
+    let width = T.Vector.scalarCount
     for sweep in 0..<sweepCount {
         let bottom = bottoms[sweep]
         let first = starts[sweep], end = sweep + 1 < sweepCount ? starts[sweep + 1] : rotationCount
@@ -63,19 +63,19 @@ func rotate<T: KernelScalar>(_ sweepCount: Int, _ bottoms: UnsafePointer<Int>, _
 }
 
 @inline(__always)
-func load<T: KernelScalar>(_ p: UnsafeMutablePointer<T>) -> T.Row {
-    UnsafeRawPointer(p).loadUnaligned(as: T.Row.self)
+func load<T: KernelScalar>(_ p: UnsafeMutablePointer<T>) -> T.Vector {
+    UnsafeRawPointer(p).loadUnaligned(as: T.Vector.self)
 }
 
 @inline(__always)
-func store<T: KernelScalar>(_ v: T.Row, _ p: UnsafeMutablePointer<T>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: T.Row.self)
+func store<T: KernelScalar>(_ v: T.Vector, _ p: UnsafeMutablePointer<T>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: T.Vector.self)
 }
 
 /// s·x + c·y and c·x − s·y, fused where the target has FMA.
 @inline(__always)
 func rotated<R: SIMD>(_ x: R, _ y: R, _ c: R, _ s: R) -> (lower: R, upper: R) where R.Scalar: BinaryFloatingPoint {
-    #if HASWELL
+    #if HASWELL || AVX512
     var lower = c * y, upper = c * x
     lower.addProduct(s, x)
     upper.addProduct(-s, y)
@@ -88,11 +88,11 @@ func rotated<R: SIMD>(_ x: R, _ y: R, _ c: R, _ s: R) -> (lower: R, upper: R) wh
 @inline(__always)
 func walk4<T: KernelScalar>(_ z: UnsafeMutablePointer<T>, _ ldz: Int, _ bottom: Int,
                             _ cosines: UnsafePointer<T>, _ sines: UnsafePointer<T>, _ count: Int) {
-    let w = T.Row.scalarCount
+    let w = T.Vector.scalarCount
     var row = z + bottom * ldz
     var carry0 = load(row), carry1 = load(row + w), carry2 = load(row + 2 * w), carry3 = load(row + 3 * w)
     for r in 0..<count {
-        let c = T.Row(repeating: cosines[r]), s = T.Row(repeating: sines[r])
+        let c = T.Vector(repeating: cosines[r]), s = T.Vector(repeating: sines[r])
         let up = row - ldz
         let r0 = rotated(load(up), carry0, c, s), r1 = rotated(load(up + w), carry1, c, s)
         let r2 = rotated(load(up + 2 * w), carry2, c, s), r3 = rotated(load(up + 3 * w), carry3, c, s)
@@ -110,7 +110,7 @@ func walk1<T: KernelScalar>(_ z: UnsafeMutablePointer<T>, _ ldz: Int, _ bottom: 
     var carry = load(row)
     for r in 0..<count {
         let up = row - ldz
-        let rotation = rotated(load(up), carry, T.Row(repeating: cosines[r]), T.Row(repeating: sines[r]))
+        let rotation = rotated(load(up), carry, T.Vector(repeating: cosines[r]), T.Vector(repeating: sines[r]))
         store(rotation.lower, row)
         carry = rotation.upper
         row = up

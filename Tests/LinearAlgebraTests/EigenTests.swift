@@ -56,7 +56,7 @@ struct EigenTests {
 
     /// The QL rotations run in the kernel module of `NativeKernel.current`;
     /// 129 and 300 leave column bands with vector and scalar remainders.
-    @Test("every native kernel this CPU runs (baseline, AVX2) applies the QL rotations correctly", arguments: NativeKernel.available, ScalarKind.allCases)
+    @Test("every native kernel this CPU runs (baseline, AVX2, AVX-512) applies the QL rotations correctly", arguments: NativeKernel.available, ScalarKind.allCases)
     func nativeKernels(kernel: NativeKernel, scalar: ScalarKind) throws {
         try Backend.withCurrent(.native) {
             try NativeKernel.withCurrent(kernel) {

@@ -58,7 +58,7 @@ struct GEMMTests {
         Backend.withCurrent(backend) { withScalar(scalar) { checkGEMM($0) } }
     }
 
-    @Test("every native GEMM kernel this CPU runs (baseline, AVX2) matches the reference", arguments: NativeKernel.available, ScalarKind.allCases)
+    @Test("every native GEMM kernel this CPU runs (baseline, AVX2, AVX-512) matches the reference", arguments: NativeKernel.available, ScalarKind.allCases)
     func nativeKernels(kernel: NativeKernel, scalar: ScalarKind) {
         Backend.withCurrent(.native) { NativeKernel.withCurrent(kernel) { withScalar(scalar) { checkGEMM($0); checkBetaZeroIgnoresNaN($0) } } }
     }

@@ -2,6 +2,9 @@ import GEMMKernels
 #if canImport(GEMMKernelsAVX2)
 import GEMMKernelsAVX2
 #endif
+#if canImport(GEMMKernelsAVX512)
+import GEMMKernelsAVX512
+#endif
 
 /// Symmetric eigendecomposition: Householder reduction to tridiagonal form,
 /// then the implicit QL algorithm with Wilkinson-type shifts.
@@ -290,14 +293,14 @@ struct PendingRotations<T: Scalar> {
         let width = 64
         let bands = cosines.count * n >= 1 << 15 ? (n + width - 1) / width : 1
         let bandWidth = bands == 1 ? n : width
-        let avx2 = NativeKernel.current == .avx2
+        let build = NativeKernel.current
         bottoms.withUnsafeBufferPointer { bp in
             starts.withUnsafeBufferPointer { sp in
                 cosines.withUnsafeBufferPointer { cp in
                     sines.withUnsafeBufferPointer { snp in
                         Backend.forEachChunk(bands) { band in
                             let first = band * bandWidth, last = Swift.min(n, first + bandWidth)
-                            NativeRotations.apply(avx2: avx2, sweepCount: bp.count, bottoms: bp.baseAddress!, starts: sp.baseAddress!,
+                            NativeRotations.apply(build: build, sweepCount: bp.count, bottoms: bp.baseAddress!, starts: sp.baseAddress!,
                                                   rotationCount: cp.count, cosines: cp.baseAddress!, sines: snp.baseAddress!,
                                                   z: zt, ldz: n, columns: first..<last)
                         }
@@ -309,14 +312,14 @@ struct PendingRotations<T: Scalar> {
 }
 
 /// Forwards generic rotation sweeps to `PlaneRotations` in the baseline or
-/// AVX2 kernel module.
+/// AVX2 or AVX-512 kernel module.
 enum NativeRotations {
     /// One build's `PlaneRotations.apply` for one scalar type.
     typealias Kernel<U> = (_ sweepCount: Int, _ bottoms: UnsafePointer<Int>, _ starts: UnsafePointer<Int>, _ rotationCount: Int,
                            _ cosines: UnsafePointer<U>, _ sines: UnsafePointer<U>,
                            _ z: UnsafeMutablePointer<U>, _ ldz: Int, _ columns: Range<Int>) -> Void
 
-    static func apply<T: Scalar>(avx2: Bool, sweepCount: Int, bottoms: UnsafePointer<Int>, starts: UnsafePointer<Int>, rotationCount: Int,
+    static func apply<T: Scalar>(build: NativeKernel, sweepCount: Int, bottoms: UnsafePointer<Int>, starts: UnsafePointer<Int>, rotationCount: Int,
                                  cosines: UnsafePointer<T>, sines: UnsafePointer<T>,
                                  z: UnsafeMutablePointer<T>, ldz: Int, columns: Range<Int>) {
         func run<U>(_ kernel: Kernel<U>) {
@@ -325,22 +328,32 @@ enum NativeRotations {
                    UnsafeMutableRawPointer(z).assumingMemoryBound(to: U.self), ldz, columns)
         }
         switch T.precision {
-        case .single: run(kernel(avx2: avx2) as Kernel<Float>)
-        case .double: run(kernel(avx2: avx2) as Kernel<Double>)
+        case .single: run(kernel(build) as Kernel<Float>)
+        case .double: run(kernel(build) as Kernel<Double>)
         }
     }
 
-    private static func kernel(avx2: Bool) -> Kernel<Float> {
-        #if canImport(GEMMKernelsAVX2)
-        if avx2 { return GEMMKernelsAVX2.PlaneRotations.apply }
+    private static func kernel(_ build: NativeKernel) -> Kernel<Float> {
+        switch build {
+        #if canImport(GEMMKernelsAVX512)
+        case .avx512: return GEMMKernelsAVX512.PlaneRotations.apply
         #endif
-        return GEMMKernels.PlaneRotations.apply
+        #if canImport(GEMMKernelsAVX2)
+        case .avx2: return GEMMKernelsAVX2.PlaneRotations.apply
+        #endif
+        default: return GEMMKernels.PlaneRotations.apply
+        }
     }
 
-    private static func kernel(avx2: Bool) -> Kernel<Double> {
-        #if canImport(GEMMKernelsAVX2)
-        if avx2 { return GEMMKernelsAVX2.PlaneRotations.apply }
+    private static func kernel(_ build: NativeKernel) -> Kernel<Double> {
+        switch build {
+        #if canImport(GEMMKernelsAVX512)
+        case .avx512: return GEMMKernelsAVX512.PlaneRotations.apply
         #endif
-        return GEMMKernels.PlaneRotations.apply
+        #if canImport(GEMMKernelsAVX2)
+        case .avx2: return GEMMKernelsAVX2.PlaneRotations.apply
+        #endif
+        default: return GEMMKernels.PlaneRotations.apply
+        }
     }
 }

@@ -3,10 +3,13 @@ import GEMMKernels
 #if canImport(GEMMKernelsAVX2)
 import GEMMKernelsAVX2
 #endif
+#if canImport(GEMMKernelsAVX512)
+import GEMMKernelsAVX512
+#endif
 
 /// Which build of the native kernels runs: the same Swift sources
 /// (`PackedGEMM`, and `PlaneRotations` for the eigen solver) compiled for the
-/// baseline CPU or for AVX2 + FMA.
+/// baseline CPU, for AVX2 + FMA, or for AVX-512.
 public enum NativeKernel: String, Sendable, CaseIterable {
     /// The baseline target (SSE2 on x86-64, NEON on arm64): 6×8 Float and
     /// 6×4 Double register tiles.
@@ -14,16 +17,28 @@ public enum NativeKernel: String, Sendable, CaseIterable {
     /// Haswell-class x86-64 (AVX2, FMA, BMI1/2, F16C, MOVBE, LZCNT): 6×16
     /// Float and 6×8 Double register tiles with fused multiply-add.
     case avx2
+    /// Skylake-SP-class x86-64 (AVX-512 F, CD, BW, DQ, VL on top of AVX2):
+    /// 8×32 Float and 8×16 Double register tiles in sixteen 512-bit
+    /// accumulators. Chosen only when the OS saves the ZMM registers (Linux
+    /// lists the avx512 flags in /proc/cpuinfo only then).
+    case avx512
 
     /// Whether this build has the kernel and this CPU can run it.
     public var isAvailable: Bool {
+        let haswell: Set<String> = ["avx2", "fma", "bmi1", "bmi2", "f16c", "movbe", "abm"]
         switch self {
-        case .baseline: true
+        case .baseline: return true
         case .avx2:
             #if canImport(GEMMKernelsAVX2)
-            CPUFeatures.current.isSuperset(of: ["avx2", "fma", "bmi1", "bmi2", "f16c", "movbe", "abm"])
+            return CPUFeatures.current.isSuperset(of: haswell)
             #else
-            false
+            return false
+            #endif
+        case .avx512:
+            #if canImport(GEMMKernelsAVX512)
+            return CPUFeatures.current.isSuperset(of: haswell.union(["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"]))
+            #else
+            return false
             #endif
         }
     }
@@ -31,7 +46,7 @@ public enum NativeKernel: String, Sendable, CaseIterable {
     /// Kernels this process can run.
     public static var available: [NativeKernel] { allCases.filter(\.isAvailable) }
 
-    /// The process default: `RANKWISE_NATIVE_KERNEL=baseline|avx2` if it names
+    /// The process default: `RANKWISE_NATIVE_KERNEL=baseline|avx2|avx512` if it names
     /// an available kernel, else the fastest available. Read once.
     public static let processDefault: NativeKernel = {
         if let value = getenv("RANKWISE_NATIVE_KERNEL"), let named = NativeKernel(rawValue: String(cString: value).lowercased()), named.isAvailable {
@@ -76,40 +91,54 @@ enum CPUFeatures {
 /// C ← α·op(A)·op(B) + β·C in pure Swift: forwards to `PackedGEMM` in the
 /// kernel module `NativeKernel.current` names, on `Backend.threadCount` threads.
 enum NativeGEMM {
+    /// One build's `PackedGEMM.multiply` for one scalar type.
+    typealias Kernel<U> = (_ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int,
+                           _ alpha: U, _ a: UnsafePointer<U>, _ lda: Int, _ b: UnsafePointer<U>, _ ldb: Int,
+                           _ beta: U, _ c: UnsafeMutablePointer<U>, _ ldc: Int, _ threads: Int) -> Void
+
     static func multiply<T: Scalar>(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: T, a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
         beta: T, c: UnsafeMutablePointer<T>, ldc: Int
     ) {
-        let threads = Backend.threadCount
-        let avx2 = NativeKernel.current == .avx2
+        func run<U: BinaryFloatingPoint>(_ kernel: Kernel<U>) {
+            kernel(transposeA, transposeB, m, n, k, U(alpha.doubleValue), UnsafeRawPointer(a).assumingMemoryBound(to: U.self), lda,
+                   UnsafeRawPointer(b).assumingMemoryBound(to: U.self), ldb, U(beta.doubleValue),
+                   UnsafeMutableRawPointer(c).assumingMemoryBound(to: U.self), ldc, Backend.threadCount)
+        }
         switch T.precision {
-        case .single:
-            let a = UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), b = UnsafeRawPointer(b).assumingMemoryBound(to: Float.self)
-            let c = UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self)
-            let alpha = alpha.doubleValue, beta = beta.doubleValue
-            #if canImport(GEMMKernelsAVX2)
-            if avx2 {
-                GEMMKernelsAVX2.PackedGEMM.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: Float(alpha),
-                                                    a: a, lda: lda, b: b, ldb: ldb, beta: Float(beta), c: c, ldc: ldc, threads: threads)
-                return
-            }
-            #endif
-            GEMMKernels.PackedGEMM.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: Float(alpha),
-                                            a: a, lda: lda, b: b, ldb: ldb, beta: Float(beta), c: c, ldc: ldc, threads: threads)
-        case .double:
-            let a = UnsafeRawPointer(a).assumingMemoryBound(to: Double.self), b = UnsafeRawPointer(b).assumingMemoryBound(to: Double.self)
-            let c = UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self)
-            let alpha = alpha.doubleValue, beta = beta.doubleValue
-            #if canImport(GEMMKernelsAVX2)
-            if avx2 {
-                GEMMKernelsAVX2.PackedGEMM.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                                                    a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: threads)
-                return
-            }
-            #endif
-            GEMMKernels.PackedGEMM.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                                            a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: threads)
+        case .single: run(kernel(NativeKernel.current) as Kernel<Float>)
+        case .double: run(kernel(NativeKernel.current) as Kernel<Double>)
+        }
+    }
+
+    private static func kernel(_ build: NativeKernel) -> Kernel<Float> {
+        switch build {
+        #if canImport(GEMMKernelsAVX512)
+        case .avx512: return { GEMMKernelsAVX512.PackedGEMM.multiply(transposeA: $0, transposeB: $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7,
+                                                                      b: $8, ldb: $9, beta: $10, c: $11, ldc: $12, threads: $13) }
+        #endif
+        #if canImport(GEMMKernelsAVX2)
+        case .avx2: return { GEMMKernelsAVX2.PackedGEMM.multiply(transposeA: $0, transposeB: $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7,
+                                                                  b: $8, ldb: $9, beta: $10, c: $11, ldc: $12, threads: $13) }
+        #endif
+        default: return { GEMMKernels.PackedGEMM.multiply(transposeA: $0, transposeB: $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7,
+                                                          b: $8, ldb: $9, beta: $10, c: $11, ldc: $12, threads: $13) }
+        }
+    }
+
+    private static func kernel(_ build: NativeKernel) -> Kernel<Double> {
+        switch build {
+        #if canImport(GEMMKernelsAVX512)
+        case .avx512: return { GEMMKernelsAVX512.PackedGEMM.multiply(transposeA: $0, transposeB: $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7,
+                                                                      b: $8, ldb: $9, beta: $10, c: $11, ldc: $12, threads: $13) }
+        #endif
+        #if canImport(GEMMKernelsAVX2)
+        case .avx2: return { GEMMKernelsAVX2.PackedGEMM.multiply(transposeA: $0, transposeB: $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7,
+                                                                  b: $8, ldb: $9, beta: $10, c: $11, ldc: $12, threads: $13) }
+        #endif
+        default: return { GEMMKernels.PackedGEMM.multiply(transposeA: $0, transposeB: $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7,
+                                                          b: $8, ldb: $9, beta: $10, c: $11, ldc: $12, threads: $13) }
         }
     }
 }

@@ -1,0 +1,1 @@
+../GEMMKernels/PlaneRotations.swift
