@@ -3,6 +3,7 @@ size and decomposition times by size, one line per implementation; and one
 bar chart of every other row (EoRA, randomized SVD, kernel regression,
 merging) as time relative to Rankwise/OpenBLAS."""
 import csv
+import json
 import os
 import sys
 
@@ -14,6 +15,28 @@ import matplotlib.pyplot as plt  # noqa: E402
 out = sys.argv[1] if len(sys.argv) > 1 else "bench-results"
 with open(os.path.join(out, "results.csv")) as f:
     rows = list(csv.DictReader(f))
+
+
+def caption():
+    """The machine and backends behind the numbers, for every chart."""
+    try:
+        with open(os.path.join(out, "results.json")) as f:
+            document = json.load(f)
+    except OSError:
+        return ""
+    swift = next((m for m in document.get("sources", []) if "native_kernel" in m), {})
+    machine = document.get("machine", {})
+    parts = [swift.get("cpu_model") or machine.get("cpu", ""), swift.get("instruction_sets", ""),
+             f"OpenBLAS core {swift.get('openblas_core', '?')} (OPENBLAS_CORETYPE {swift.get('openblas_coretype_env', '?')})",
+             f"native kernel {swift.get('native_kernel', '?')}", f"{swift.get('threads', '?')} threads",
+             f"load {swift.get('load_average', '?')}"]
+    busy = sum(1 for r in rows if r.get("busy") == "True")
+    if busy:
+        parts.append(f"{busy} rows measured on a busy machine")
+    return " · ".join(p for p in parts if p)
+
+
+CAPTION = caption()
 
 
 def series(op, dtype, value):
@@ -41,7 +64,8 @@ for dtype in sorted({r["dtype"] for r in linalg}):
         ax.grid(alpha=0.3)
         if ax.get_lines():
             ax.legend(fontsize=7)
-    fig.tight_layout()
+    fig.text(0.01, 0.005, CAPTION, fontsize=6, ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     path = os.path.join(out, f"linalg-{dtype}.png")
     fig.savefig(path, dpi=110)
     written.append(path)
@@ -58,10 +82,12 @@ if others:
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(labels))])
     ax.set_xticklabels([f"{op}\n{size}" for _, op, size in labels], fontsize=7)
     ax.axhline(1, color="black", linewidth=0.8)
-    ax.set_ylabel("time / Rankwise (OpenBLAS)")
+    ax.set_yscale("log")   # ratios: 2× slower and 2× faster are the same distance from 1
+    ax.set_ylabel("time / Rankwise (OpenBLAS), log scale")
     ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
+    fig.text(0.01, 0.005, CAPTION, fontsize=6, ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     path = os.path.join(out, "algorithms.png")
     fig.savefig(path, dpi=110)
     written.append(path)

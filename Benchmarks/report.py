@@ -53,7 +53,7 @@ lines = [header]
 csv_rows = []
 for (suite, op, dtype, size), by_impl in rows.items():
     base = by_impl.get(baseline)
-    line = [op, dtype, size] + [cell(by_impl.get(i)) for i in implementations]
+    line = [op, dtype, size] + [cell(by_impl.get(i)) + (" (busy)" if (by_impl.get(i) or {}).get("busy") else "") for i in implementations]
     for i in implementations:
         if i == baseline:
             continue
@@ -63,7 +63,8 @@ for (suite, op, dtype, size), by_impl in rows.items():
     for i, r in by_impl.items():
         csv_rows.append({
             "suite": suite, "operation": op, "dtype": dtype, "size": size, "implementation": i,
-            "median_s": r["median"], "min_s": r["min"], "repetitions": r["repetitions"],
+            "median_s": r["median"], "min_s": r["min"], "max_s": r.get("max", ""), "repetitions": r["repetitions"],
+            "load": r.get("load", ""), "busy": r.get("busy", ""),
             "gflops": (r["flops"] / r["median"] / 1e9) if r.get("flops") else "",
             "gbytes_per_s": (r["bytes"] / r["median"] / 1e9) if r.get("bytes") else "",
             "metric": r.get("metric", ""), "metric_name": r.get("metricName", ""),
