@@ -7,11 +7,12 @@ import PackageDescription
 let openBLAS = TargetDependencyCondition.when(traits: ["OpenBLAS"])
 
 // The native kernels (packed GEMM, plane rotations) are one set of sources
-// compiled twice: `GEMMKernels` for the baseline CPU and, on x86-64,
-// `GEMMKernelsAVX2` (symlinks to the same files) for
-// Haswell-class CPUs (AVX2, FMA); LinearAlgebra picks one at run time. Both are
-// optimised in debug builds too, so debug test runs of the native backend do not
-// crawl. (Unsafe flags in dependencies are accepted from tools-version 6.2.)
+// compiled up to three times: `GEMMKernels` for the baseline CPU and, on
+// x86-64, `GEMMKernelsAVX2` and `GEMMKernelsAVX512` (symlinks to the same
+// files) for Haswell-class CPUs (AVX2, FMA) and AVX-512 CPUs; LinearAlgebra
+// picks one at run time. All are optimised in debug builds too, so debug test
+// runs of the native backend do not crawl. (Unsafe flags in dependencies are
+// accepted from tools-version 6.2.)
 let kernelOptimisation = SwiftSetting.unsafeFlags(["-O"], .when(configuration: .debug))
 #if arch(x86_64)
 let avx2Kernels: [Target] = [
