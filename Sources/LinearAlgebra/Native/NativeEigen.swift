@@ -7,7 +7,9 @@ import GEMMKernelsAVX512
 #endif
 
 /// Symmetric eigendecomposition: Householder reduction to tridiagonal form,
-/// then the implicit QL algorithm with Wilkinson-type shifts.
+/// then the implicit QL algorithm with Wilkinson-type shifts, or, with
+/// eigenvectors above `divideAndConquerCrossover`, Cuppen's divide and
+/// conquer (`DivideAndConquer`, as LAPACK's syevd).
 ///
 /// Eigenvectors are accumulated as the rows of Zᵀ, so every Householder
 /// update and every Givens rotation touches contiguous rows. Reads the lower
@@ -30,18 +32,43 @@ enum NativeEigen {
         }
         var a = (1 / scale) * s
         var d = [T](repeating: 0, count: n), e = [T](repeating: 0, count: n)
-        var zt = computeVectors ? Matrix<T>.identity(n) : Matrix<T>.zeros(rows: 0, columns: 0)
+        let divideAndConquer = computeVectors && n > divideAndConquerCrossover
+        var zt = computeVectors && !divideAndConquer ? Matrix<T>.identity(n) : Matrix<T>.zeros(rows: 0, columns: 0)
+        var converged = true
         a.withUnsafeMutableBufferPointer { ap in
             let m = ap.baseAddress!
             for i in 0..<n { for j in 0..<i { m[j * n + i] = m[i * n + j] } }   // symmetric from the lower triangle
             var taus = [T](repeating: 0, count: n)
             tridiagonalize(m, n: n, d: &d, e: &e, taus: &taus)
-            if computeVectors {
+            if divideAndConquer {
+                // Zᵀ = Uᵀ Qᵀ for T = U Λ Uᵀ by divide and conquer (as syevd: stedc, then ormtr).
+                var u = [T](repeating: 0, count: n * n)
+                guard let values = u.withUnsafeMutableBufferPointer({ DivideAndConquer<T>.eigen(d: d, e: e, u: $0.baseAddress!) }) else {
+                    converged = false
+                    return
+                }
+                d = values
+                zt = Matrix<T>.zeros(rows: n, columns: n)
+                zt.withUnsafeMutableBufferPointer { zp in
+                    u.withUnsafeBufferPointer { up in
+                        let z = zp.baseAddress!, v = up.baseAddress!
+                        let tile = 64
+                        for i0 in stride(from: 0, to: n, by: tile) {
+                            for j0 in stride(from: 0, to: n, by: tile) {
+                                for i in i0..<Swift.min(n, i0 + tile) { for j in j0..<Swift.min(n, j0 + tile) { z[i * n + j] = v[j * n + i] } }
+                            }
+                        }
+                    }
+                    applyReflectors(m, n: n, taus: taus, zt: zp.baseAddress!)
+                }
+            } else if computeVectors {
                 zt.withUnsafeMutableBufferPointer { zp in accumulateReflectors(m, n: n, taus: taus, zt: zp.baseAddress!) }
             }
         }
-        let converged = zt.withUnsafeMutableBufferPointer { zp in
-            implicitQL(n: n, d: &d, e: &e, zt: computeVectors ? zp.baseAddress : nil)
+        if !divideAndConquer {
+            converged = zt.withUnsafeMutableBufferPointer { zp in
+                implicitQL(n: n, d: &d, e: &e, zt: computeVectors ? zp.baseAddress : nil)
+            }
         }
         guard converged else { throw LinearAlgebraError.noConvergence(operation: "symmetricEigen") }
         let order = d.indices.sorted { d[$0] < d[$1] }
