@@ -58,18 +58,23 @@ struct DivideAndConquer<T: Scalar> {
     }
 
     /// Implicit QL with vectors on the leaf lo..<hi (its last coupling is
-    /// ignored: the tear removed it); writes the leaf's eigenvectors as
+    /// ignored: the tear removed it), scaled to unit max-norm; writes the leaf's eigenvectors as
     /// columns of u[lo..<hi, lo..<hi]. Cost ≈ 3m³ for a leaf of order m.
     mutating func leaf(_ lo: Int, _ hi: Int) -> Bool {
         let m = hi - lo
-        var dl = (lo..<hi).map { T(d[$0]) }
-        var el = (lo..<hi).map { $0 < hi - 1 ? T(e[$0]) : 0 }
+        // At unit scale, as dsteqr: a leaf of a matrix with (nearly) zero eigenvalues can sit entirely in
+        // subnormal numbers, where QL's rotations lose their orthogonality.
+        var scale = 0.0
+        for i in lo..<hi { scale = Swift.max(scale, d[i].magnitude, i < hi - 1 ? e[i].magnitude : 0) }
+        if scale == 0 { scale = 1 }
+        var dl = (lo..<hi).map { T(d[$0] / scale) }
+        var el = (lo..<hi).map { $0 < hi - 1 ? T(e[$0] / scale) : 0 }
         var zt = [T](repeating: 0, count: m * m)
         for i in 0..<m { zt[i * m + i] = 1 }
         let converged = zt.withUnsafeMutableBufferPointer { NativeEigen.implicitQL(n: m, d: &dl, e: &el, zt: $0.baseAddress) }
         guard converged else { return false }
         for c in 0..<m {
-            d[lo + c] = dl[c].doubleValue
+            d[lo + c] = dl[c].doubleValue * scale
             for r in 0..<m { u[(lo + r) * n + lo + c] = zt[c * m + r] }
         }
         return true
