@@ -54,9 +54,11 @@ struct EigenTests {
         for n in [5, 129, 300] { try checkEigen(symmetric(T.self, n, seed: 7), "\(kernel) random symmetric \(n)") }
     }
 
-    /// The QL rotations run in the kernel module of `NativeKernel.current`;
-    /// 129 and 300 leave column bands with vector and scalar remainders.
-    @Test("every native kernel this CPU runs (baseline, AVX2, AVX-512) applies the QL rotations correctly", arguments: NativeKernel.available, ScalarKind.allCases)
+    /// The QL rotations and the tridiagonalization's symmetric product run in
+    /// the kernel module of `NativeKernel.current`; 129 and 300 leave column
+    /// bands with vector and scalar remainders, and rows not a multiple of 4
+    /// (300 also goes through divide and conquer, with GEMMs in that module).
+    @Test("every native kernel this CPU runs (baseline, AVX2, AVX-512) applies the QL rotations and the symmetric product correctly", arguments: NativeKernel.available, ScalarKind.allCases)
     func nativeKernels(kernel: NativeKernel, scalar: ScalarKind) throws {
         try Backend.withCurrent(.native) {
             try NativeKernel.withCurrent(kernel) {
