@@ -54,9 +54,11 @@ struct EigenTests {
         for n in [5, 129, 300] { try checkEigen(symmetric(T.self, n, seed: 7), "\(kernel) random symmetric \(n)") }
     }
 
-    /// The QL rotations run in the kernel module of `NativeKernel.current`;
-    /// 129 and 300 leave column bands with vector and scalar remainders.
-    @Test("every native kernel this CPU runs (baseline, AVX2, AVX-512) applies the QL rotations correctly", arguments: NativeKernel.available, ScalarKind.allCases)
+    /// The QL rotations and the tridiagonalization's symmetric product run in
+    /// the kernel module of `NativeKernel.current`; 129 and 300 leave column
+    /// bands with vector and scalar remainders, and rows not a multiple of 4
+    /// (300 also goes through divide and conquer, with GEMMs in that module).
+    @Test("every native kernel this CPU runs (baseline, AVX2, AVX-512) applies the QL rotations and the symmetric product correctly", arguments: NativeKernel.available, ScalarKind.allCases)
     func nativeKernels(kernel: NativeKernel, scalar: ScalarKind) throws {
         try Backend.withCurrent(.native) {
             try NativeKernel.withCurrent(kernel) {
@@ -81,5 +83,95 @@ struct EigenTests {
                 #expect(abs(x - y) <= 20 * Double.ulpOfOne * 1.75)
             }
         }
+    }
+
+    // MARK: divide and conquer (native, with vectors, n > NativeEigen.divideAndConquerCrossover)
+
+    /// ‖S Q − Q Λ‖_F ≤ c·n·ε·‖S‖_F and ‖QᵀQ − I‖_F ≤ c·n·ε, eigenvalues ascending, and the values equal to the
+    /// values-only path (implicit QL) to the same tolerance.
+    static func checkDivideAndConquer<T: Scalar>(_ s: Matrix<T>, _ label: String, c: Double = 2) throws {
+        let n = s.rows
+        let eig = try s.symmetricEigen()
+        let tol = c * Double(n) * Double(T.ulpOfOne)
+        let norm = Swift.max(Double(s.frobeniusNorm()), Double(T.leastNormalMagnitude))
+        #expect(zip(eig.values, eig.values.dropFirst()).allSatisfy { $0 <= $1 }, "\(label): ascending")
+        let orthogonality = orthonormalityError(columnsOf: eig.vectors)
+        #expect(orthogonality <= tol, "\(label): ‖QᵀQ − I‖ = \(orthogonality) > \(tol)")
+        var ql = eig.vectors
+        ql.scaleColumns(by: eig.values)
+        let residual = distance(s * eig.vectors, ql) / norm
+        #expect(residual <= tol, "\(label): ‖SQ − QΛ‖/‖S‖ = \(residual) > \(tol)")
+        let values = try s.symmetricEigenvalues()
+        let worst = zip(values, eig.values).map { abs(Double($0) - Double($1)) }.max() ?? 0
+        #expect(worst <= tol * norm, "\(label): values differ from the QL path by \(worst)")
+    }
+
+    /// Q diag(λ) Qᵀ for a random orthogonal Q (from QR), made exactly symmetric.
+    static func withSpectrum<T: Scalar>(_: T.Type, _ lambdas: [Double], seed: UInt64) throws -> Matrix<T> {
+        let n = lambdas.count
+        let q = try Matrix<Double>.random(rows: n, columns: n, seed: seed).qr().q
+        var ql = q
+        ql.scaleColumns(by: lambdas)
+        let s = Matrix.product(ql, .none, q, .transposed)
+        return Matrix<Double>(rows: n, columns: n) { i, j in 0.5 * (s[i, j] + s[j, i]) }.converted()
+    }
+
+    /// The symmetric tridiagonal matrix with diagonal d and off-diagonal e, as a dense matrix.
+    static func tridiagonal<T: Scalar>(_: T.Type, _ d: [Double], _ e: [Double]) -> Matrix<T> {
+        Matrix<T>(rows: d.count, columns: d.count) { i, j in
+            i == j ? T(d[i]) : (abs(i - j) == 1 ? T(e[Swift.min(i, j)]) : 0)
+        }
+    }
+
+    /// Wilkinson's W⁺_{2m+1}: diagonal |m − i|, off-diagonal 1; its eigenvalues come in pairs that agree to
+    /// far below ε for the large ones.
+    static func wilkinson(_ m: Int) -> (d: [Double], e: [Double]) {
+        let n = 2 * m + 1
+        return ((0..<n).map { Double(abs(m - $0)) }, [Double](repeating: 1, count: n - 1))
+    }
+
+    static func divideAndConquerCases<T: Scalar>(_: T.Type) throws {
+        let n = 300
+        // Three eigenvalues, each repeated 100 times: nearly everything deflates at every merge.
+        try checkDivideAndConquer(withSpectrum(T.self, (0..<n).map { Double($0 % 3) - 1 }, seed: 21), "three eigenvalues ×100")
+        // Clusters of 30 eigenvalues within 1e-9 relative of each other (closer than ε for Float).
+        try checkDivideAndConquer(withSpectrum(T.self, (0..<n).map { Double($0 / 30) + 1e-9 * Double($0 % 30) }, seed: 22),
+                                  "10 clusters of 30")
+        // I + u uᵀ: eigenvalue 1 with multiplicity n − 1 and 1 + ‖u‖².
+        let u = Matrix<T>.random(rows: n, columns: 1, seed: 23)
+        try checkDivideAndConquer(Matrix<T>.identity(n) + Matrix.product(u, .none, u, .transposed), "identity plus rank one")
+        // Graded: D R D with D = diag(10^(−6i/n)), entries spanning 12 orders of magnitude.
+        let r = symmetric(T.self, n, seed: 24)
+        let grade = (0..<n).map { T(Foundation.pow(10, -6 * Double($0) / Double(n))) }
+        try checkDivideAndConquer(Matrix<T>(rows: n, columns: n) { i, j in grade[i] * r[i, j] * grade[j] }, "graded")
+        // Graded tridiagonal: d_i = 2^(−i/8), e_i = 2^(−i/8)/2.
+        try checkDivideAndConquer(tridiagonal(T.self, (0..<n).map { Foundation.pow(2, -Double($0) / 8) },
+                                              (0..<(n - 1)).map { Foundation.pow(2, -Double($0) / 8) / 2 }), "graded tridiagonal")
+        // Wilkinson W⁺_201 and W⁺_21 glued: 15 copies joined by off-diagonal δ = 1e-8 and by δ = √ε.
+        let w = wilkinson(100)
+        try checkDivideAndConquer(tridiagonal(T.self, w.d, w.e), "Wilkinson W+201")
+        let w21 = wilkinson(10)
+        for delta in [1e-8, Double(T.ulpOfOne).squareRoot()] {
+            var d: [Double] = [], e: [Double] = []
+            for copy in 0..<15 {
+                d += w21.d
+                e += w21.e
+                if copy < 14 { e.append(delta) }
+            }
+            try checkDivideAndConquer(tridiagonal(T.self, d, e), "15 glued W+21, δ = \(delta)")
+        }
+        // A diagonal matrix and one with a single nonzero off-diagonal entry: everything deflates.
+        try checkDivideAndConquer(Matrix<T>.diagonal((0..<n).map { T($0 % 7) }), "diagonal with repeats")
+        // The ones matrix: eigenvalue n once, 0 with multiplicity n − 1. Its tridiagonal form is rounding noise
+        // after the first row, and the tridiagonalization's reflectors built from that noise are orthogonal only
+        // to ≈ 7nε in Double (the QL path gives the same Q, to 4.3e-13 at n = 257), hence the looser constant.
+        try checkDivideAndConquer(Matrix<T>(rows: 257, columns: 257, repeating: 1), "ones 257", c: 10)
+        // Random symmetric at sizes that make unequal halves and several levels.
+        for size in [129, 200, 513] { try checkDivideAndConquer(symmetric(T.self, size, seed: 25), "random symmetric \(size)") }
+    }
+
+    @Test("divide and conquer: heavy deflation, clusters, graded and (glued) Wilkinson matrices", arguments: testBackends, ScalarKind.allCases)
+    func divideAndConquer(backend: Backend, scalar: ScalarKind) throws {
+        try Backend.withCurrent(backend) { try withScalar(scalar) { try Self.divideAndConquerCases($0) } }
     }
 }

@@ -7,11 +7,16 @@ import GEMMKernelsAVX512
 #endif
 
 /// Symmetric eigendecomposition: Householder reduction to tridiagonal form,
-/// then the implicit QL algorithm with Wilkinson-type shifts.
+/// then the implicit QL algorithm with Wilkinson-type shifts, or, with
+/// eigenvectors above `divideAndConquerCrossover`, Cuppen's divide and
+/// conquer (`DivideAndConquer`, as LAPACK's syevd).
 ///
 /// Eigenvectors are accumulated as the rows of Zᵀ, so every Householder
 /// update and every Givens rotation touches contiguous rows. Reads the lower
-/// triangle only. Cost ≈ (4/3)n³ for the reduction plus ≈ 3n³ for vectors.
+/// triangle only. Cost ≈ (4/3)n³ for the reduction; vectors by QL add
+/// ≈ (4/3)n³ to form Q and ≈ 3n³ of rotations, by divide and conquer at
+/// most (4/3)n³ in the merges' GEMMs (less with deflation) and 2n³ to apply
+/// the reflectors, nearly all of it at GEMM speed.
 enum NativeEigen {
     static let maxIterationsPerValue = 60
 
@@ -30,18 +35,43 @@ enum NativeEigen {
         }
         var a = (1 / scale) * s
         var d = [T](repeating: 0, count: n), e = [T](repeating: 0, count: n)
-        var zt = computeVectors ? Matrix<T>.identity(n) : Matrix<T>.zeros(rows: 0, columns: 0)
+        let divideAndConquer = computeVectors && n > divideAndConquerCrossover
+        var zt = computeVectors && !divideAndConquer ? Matrix<T>.identity(n) : Matrix<T>.zeros(rows: 0, columns: 0)
+        var converged = true
         a.withUnsafeMutableBufferPointer { ap in
             let m = ap.baseAddress!
             for i in 0..<n { for j in 0..<i { m[j * n + i] = m[i * n + j] } }   // symmetric from the lower triangle
             var taus = [T](repeating: 0, count: n)
             tridiagonalize(m, n: n, d: &d, e: &e, taus: &taus)
-            if computeVectors {
+            if divideAndConquer {
+                // Zᵀ = Uᵀ Qᵀ for T = U Λ Uᵀ by divide and conquer (as syevd: stedc, then ormtr).
+                var u = [T](repeating: 0, count: n * n)
+                guard let values = u.withUnsafeMutableBufferPointer({ DivideAndConquer<T>.eigen(d: d, e: e, u: $0.baseAddress!) }) else {
+                    converged = false
+                    return
+                }
+                d = values
+                zt = Matrix<T>.zeros(rows: n, columns: n)
+                zt.withUnsafeMutableBufferPointer { zp in
+                    u.withUnsafeBufferPointer { up in
+                        let z = zp.baseAddress!, v = up.baseAddress!
+                        let tile = 64
+                        for i0 in stride(from: 0, to: n, by: tile) {
+                            for j0 in stride(from: 0, to: n, by: tile) {
+                                for i in i0..<Swift.min(n, i0 + tile) { for j in j0..<Swift.min(n, j0 + tile) { z[i * n + j] = v[j * n + i] } }
+                            }
+                        }
+                    }
+                    applyReflectors(m, n: n, taus: taus, zt: zp.baseAddress!)
+                }
+            } else if computeVectors {
                 zt.withUnsafeMutableBufferPointer { zp in accumulateReflectors(m, n: n, taus: taus, zt: zp.baseAddress!) }
             }
         }
-        let converged = zt.withUnsafeMutableBufferPointer { zp in
-            implicitQL(n: n, d: &d, e: &e, zt: computeVectors ? zp.baseAddress : nil)
+        if !divideAndConquer {
+            converged = zt.withUnsafeMutableBufferPointer { zp in
+                implicitQL(n: n, d: &d, e: &e, zt: computeVectors ? zp.baseAddress : nil)
+            }
         }
         guard converged else { throw LinearAlgebraError.noConvergence(operation: "symmetricEigen") }
         let order = d.indices.sorted { d[$0] < d[$1] }
@@ -69,8 +99,8 @@ enum NativeEigen {
     /// each product A₂₂v (a pass over contiguous rows, shared across threads)
     /// corrected for the panel's earlier reflectors, A₂₂ − V Wᵀ − W Vᵀ,
     /// without forming it; the panel's rank-64 update is applied at its end
-    /// by two GEMMs. Each step only reads the trailing block; it is written
-    /// once per panel, at GEMM speed.
+    /// by two GEMMs. Each step only reads the trailing block (its lower
+    /// triangle); it is written once per panel, at GEMM speed.
     static func tridiagonalize<T: Scalar>(_ a: UnsafeMutablePointer<T>, n: Int, d: inout [T], e: inout [T], taus: inout [T]) {
         guard n > 0 else { return }
         let reflectors = Swift.max(n - 2, 0)
@@ -80,17 +110,19 @@ enum NativeEigen {
         // The panel's reflectors v_c and their w_c, row c over absolute indices first+1..<n.
         let vp = UnsafeMutablePointer<T>.allocate(capacity: panel * n), wp = UnsafeMutablePointer<T>.allocate(capacity: panel * n)
         defer { partials.deallocate(); vp.deallocate(); wp.deallocate() }
-        // partials[0..<n−first] ← A[first..<n, first..<n]·v, rows cut into one band per thread.
+        let build = NativeKernel.current
+        // partials[0..<n−first] ← A[first..<n, first..<n]·v from its lower triangle (`SymmetricProduct`), rows
+        // cut into one band of equal triangle area per thread.
         func product(first: Int, _ v: UnsafePointer<T>) {
             let rows = n - first
             let bands = rows * rows >= 1 << 14 ? threads : 1
             for t in 0..<bands { (partials + t * n).initialize(repeating: 0, count: rows) }
+            func boundary(_ band: Int) -> Int {
+                band == bands ? rows : Int((Double(rows) * (Double(band) / Double(bands)).squareRoot()).rounded())
+            }
             Backend.forEachChunk(bands) { band in
-                let acc = partials + band * n
-                for r in (first + rows * band / bands)..<(first + rows * (band + 1) / bands) {
-                    let vi = v[r - first], row = a + r * n + first
-                    for j in 0..<rows { acc[j] += vi * row[j] }
-                }
+                NativeSymmetricProduct.lowerRows(build: build, a: a + first * n + first, lda: n, rows: boundary(band)..<boundary(band + 1),
+                                                 v: v, y: partials + band * n)
             }
             for t in 1..<bands { for j in 0..<rows { partials[j] += partials[t * n + j] } }
         }
@@ -354,6 +386,51 @@ enum NativeRotations {
         case .avx2: return GEMMKernelsAVX2.PlaneRotations.apply
         #endif
         default: return GEMMKernels.PlaneRotations.apply
+        }
+    }
+}
+
+/// Forwards the lower-triangle symmetric product of the tridiagonalization to
+/// `SymmetricProduct` in the baseline, AVX2 or AVX-512 kernel module.
+enum NativeSymmetricProduct {
+    /// One build's `SymmetricProduct.lowerRows` for one scalar type.
+    typealias Kernel<U> = (_ a: UnsafePointer<U>, _ lda: Int, _ rows: Range<Int>, _ v: UnsafePointer<U>, _ y: UnsafeMutablePointer<U>) -> Void
+
+    /// y[0..<m] += rows `rows` of the symmetric A at `a` (lower triangle read) times v, as
+    /// `SymmetricProduct.lowerRows` defines it; O(Σ i) over the rows i.
+    static func lowerRows<T: Scalar>(build: NativeKernel, a: UnsafePointer<T>, lda: Int, rows: Range<Int>,
+                                     v: UnsafePointer<T>, y: UnsafeMutablePointer<T>) {
+        func run<U>(_ kernel: Kernel<U>) {
+            kernel(UnsafeRawPointer(a).assumingMemoryBound(to: U.self), lda, rows, UnsafeRawPointer(v).assumingMemoryBound(to: U.self),
+                   UnsafeMutableRawPointer(y).assumingMemoryBound(to: U.self))
+        }
+        switch T.precision {
+        case .single: run(kernel(build) as Kernel<Float>)
+        case .double: run(kernel(build) as Kernel<Double>)
+        }
+    }
+
+    private static func kernel(_ build: NativeKernel) -> Kernel<Float> {
+        switch build {
+        #if canImport(GEMMKernelsAVX512)
+        case .avx512: return GEMMKernelsAVX512.SymmetricProduct.lowerRows
+        #endif
+        #if canImport(GEMMKernelsAVX2)
+        case .avx2: return GEMMKernelsAVX2.SymmetricProduct.lowerRows
+        #endif
+        default: return GEMMKernels.SymmetricProduct.lowerRows
+        }
+    }
+
+    private static func kernel(_ build: NativeKernel) -> Kernel<Double> {
+        switch build {
+        #if canImport(GEMMKernelsAVX512)
+        case .avx512: return GEMMKernelsAVX512.SymmetricProduct.lowerRows
+        #endif
+        #if canImport(GEMMKernelsAVX2)
+        case .avx2: return GEMMKernelsAVX2.SymmetricProduct.lowerRows
+        #endif
+        default: return GEMMKernels.SymmetricProduct.lowerRows
         }
     }
 }

@@ -84,6 +84,16 @@ enum NativeQR {
         var scale: T = 0
         for i in 0..<count { scale = Swift.max(scale, x[i].magnitude) }
         guard scale > 0 else { return (0, 0) }
+        // A vector near the subnormal range (as LAPACK's larfg): β = ±‖x‖ would keep too few bits for τ and
+        // v to make H orthogonal, so work on 2ᵏx (exact, same v and τ) and scale β back.
+        if scale < T.leastNormalMagnitude / T.ulpOfOne {
+            let factor = T(sign: .plus, exponent: Swift.min(-scale.exponent, 100), significand: 1)   // 2¹⁰⁰ at most: finite in Float
+            let alpha = x[0]
+            for i in 0..<count { x[i] *= factor }
+            let (beta, tau) = householder(x, count: count)
+            x[0] = alpha
+            return (beta / factor, tau)
+        }
         var tail: T = 0
         for i in 1..<count { let y = x[i] / scale; tail += y * y }
         if tail == 0 { return (x[0], 0) }
