@@ -302,26 +302,31 @@ struct DivideAndConquer<T: Scalar> {
     /// Root i of 1 + ρ Σ z_j²/(d_j − λ) = 0 (see `secular`), as the pole
     /// index o and τ = λ − d_o; leaves d_j − d_o in `shifted`. O(K) per
     /// iteration, typically 3–6 iterations.
+    ///
+    /// With `squared`, the poles are d_j² (for the singular values of a
+    /// bidiagonal merge, `BidiagonalDivideConquer`): d holds the d_j ≥ 0,
+    /// τ = λ − d_o² and every pole difference is formed as
+    /// (d_j − d_o)(d_j + d_o), accurate to a few ulps however close.
     @inline(__always)
     static func root(_ i: Int, k: Int, d: UnsafePointer<Double>, z: UnsafePointer<Double>, rho: Double, zsum: Double, eps: Double,
-                     shifted sh: UnsafeMutablePointer<Double>) -> (origin: Int, tau: Double) {
+                     shifted sh: UnsafeMutablePointer<Double>, squared: Bool = false) -> (origin: Int, tau: Double) {
+        @inline(__always) func gap(_ j: Int, _ o: Int) -> Double { squared ? (d[j] - d[o]) * (d[j] + d[o]) : d[j] - d[o] }
         let p = Swift.min(i, k - 2), q = p + 1                 // the two poles of the model
         let origin: Int
         var lo: Double, hi: Double
         if i < k - 1 {
-            let half = (d[i + 1] - d[i]) / 2
+            let half = gap(i + 1, i) / 2
             var f = 1.0
-            for j in 0..<k { f += rho * z[j] * z[j] / ((d[j] - d[i]) - half) }
+            for j in 0..<k { f += rho * z[j] * z[j] / (gap(j, i) - half) }
             if f >= 0 {
                 origin = i; lo = 0; hi = half
             } else {
-                origin = i + 1; lo = (d[i] - d[i + 1]) + half; hi = 0
+                origin = i + 1; lo = gap(i, i + 1) + half; hi = 0
             }
         } else {
             origin = k - 1; lo = 0; hi = rho * zsum
         }
-        let dOrigin = d[origin]
-        for j in 0..<k { sh[j] = d[j] - dOrigin }
+        for j in 0..<k { sh[j] = gap(j, origin) }
         var tau = (lo + hi) / 2
         for iteration in 0..<200 {
             var psi = 0.0, dpsi = 0.0, phi = 0.0, dphi = 0.0, absum = 0.0

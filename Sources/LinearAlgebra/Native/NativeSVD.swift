@@ -40,10 +40,22 @@ enum NativeSVD {
         }
         if m > n {
             let qr = NativeQR.decompose(a)
-            let inner = try jacobi(qr.r, computeVectors: computeVectors)
+            let inner = try square(qr.r, computeVectors: computeVectors)
             guard computeVectors else { return inner }
             return SVD(u: qr.q * inner.u, singularValues: inner.singularValues, vt: inner.vt)
         }
+        return try square(a, computeVectors: computeVectors)
+    }
+
+    /// Above this many columns, square problems go to the bidiagonal divide
+    /// and conquer (`NativeBidiagonalSVD`, as gesdd) instead of Jacobi.
+    nonisolated(unsafe) static var bidiagonalCrossover = 128
+
+    /// The SVD of a square matrix: one-sided Jacobi up to
+    /// `bidiagonalCrossover` columns (high relative accuracy, cheap there),
+    /// bidiagonalisation and divide and conquer above.
+    static func square<T: Scalar>(_ a: Matrix<T>, computeVectors: Bool) throws -> SVD<T> {
+        if a.columns > bidiagonalCrossover { return try NativeBidiagonalSVD.decompose(a, computeVectors: computeVectors) }
         return try jacobi(a, computeVectors: computeVectors)
     }
 
