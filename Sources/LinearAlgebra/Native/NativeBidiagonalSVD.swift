@@ -1,3 +1,11 @@
+import GEMMKernels
+#if canImport(GEMMKernelsAVX2)
+import GEMMKernelsAVX2
+#endif
+#if canImport(GEMMKernelsAVX512)
+import GEMMKernelsAVX512
+#endif
+
 /// Thin SVD as LAPACK's gesdd does it, for m ≥ n: Householder
 /// bidiagonalisation A = Q B Pᵀ (blocked as gebrd/labrd), the SVD of the
 /// upper bidiagonal B = U_B Σ V_Bᵀ by divide and conquer
@@ -94,13 +102,15 @@ enum NativeBidiagonalSVD {
     static func columnDots<T: Scalar>(_ a: UnsafePointer<T>, ld: Int, rows: Int, cols: Int,
                                       _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>) {
         guard cols > 0 else { return }
+        let build = NativeKernel.current
         let chunks = rows * cols >= 1 << 15 ? Swift.max(1, Backend.threadCount) : 1
-        let body = { (chunk: Int) in
-            for j in (cols * chunk / chunks)..<(cols * (chunk + 1) / chunks) {
-                y[j] = NativeSVD.dot(a + j * ld, x, rows)
-            }
+        if chunks == 1 {
+            NativeColumnProducts.dots(build: build, a: a, lda: ld, rows: rows, columns: 0..<cols, x: x, y: y)
+            return
         }
-        if chunks == 1 { body(0) } else { Backend.forEachChunk(chunks, body) }
+        Backend.forEachChunk(chunks) { chunk in
+            NativeColumnProducts.dots(build: build, a: a, lda: ld, rows: rows, columns: (cols * chunk / chunks)..<(cols * (chunk + 1) / chunks), x: x, y: y)
+        }
     }
 
     /// y[i] += Σⱼ A(i, j)·x[j] for the column-major rows × cols block at `a`
@@ -108,23 +118,18 @@ enum NativeBidiagonalSVD {
     /// bands when the block is large. 2·rows·cols flops, one pass over A.
     static func columnCombination<T: Scalar>(_ a: UnsafePointer<T>, ld: Int, rows: Int, cols: Int,
                                              _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>) {
-        guard rows > 0 else { return }
+        guard rows > 0, cols > 0 else { return }
+        let build = NativeKernel.current
         let chunks = rows * cols >= 1 << 15 ? Swift.max(1, Backend.threadCount) : 1
-        let body = { (chunk: Int) in
-            let first = (rows * chunk / chunks) & ~7, last = chunk == chunks - 1 ? rows : (rows * (chunk + 1) / chunks) & ~7
-            guard first < last else { return }
-            var j = 0
-            while j + 2 <= cols {
-                let c0 = a + j * ld, c1 = a + (j + 1) * ld, s0 = x[j], s1 = x[j + 1]
-                for i in first..<last { y[i] += s0 * c0[i] + s1 * c1[i] }
-                j += 2
-            }
-            if j < cols {
-                let c0 = a + j * ld, s0 = x[j]
-                for i in first..<last { y[i] += s0 * c0[i] }
-            }
+        if chunks == 1 {
+            NativeColumnProducts.combination(build: build, a: a, lda: ld, rows: 0..<rows, columns: cols, x: x, y: y)
+            return
         }
-        if chunks == 1 { body(0) } else { Backend.forEachChunk(chunks, body) }
+        Backend.forEachChunk(chunks) { chunk in
+            let first = (rows * chunk / chunks) & ~15, last = chunk == chunks - 1 ? rows : (rows * (chunk + 1) / chunks) & ~15
+            guard first < last else { return }
+            NativeColumnProducts.combination(build: build, a: a, lda: ld, rows: first..<last, columns: cols, x: x, y: y)
+        }
     }
 
     /// A = Q B Pᵀ for the column-major m × n (m ≥ n) matrix at `a` (leading
@@ -179,13 +184,27 @@ enum NativeBidiagonalSVD {
                                           tauq: UnsafeMutablePointer<T>, taup: UnsafeMutablePointer<T>,
                                           x: UnsafeMutablePointer<T>, ldx: Int, y: UnsafeMutablePointer<T>, ldy: Int,
                                           work: UnsafeMutablePointer<T>, row w: UnsafeMutablePointer<T>) {
+        let build = NativeKernel.current
+        // y[0..<rows] += A·x and y[cols] = Aᵀx for short products (at most nb + 1 columns or rows), serial.
+        func add(_ m: UnsafePointer<T>, _ ldm: Int, rows: Int, cols: Int, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>) {
+            guard rows > 0, cols > 0 else { return }
+            NativeColumnProducts.combination(build: build, a: m, lda: ldm, rows: 0..<rows, columns: cols, x: x, y: y)
+        }
+        func dots(_ m: UnsafePointer<T>, _ ldm: Int, rows: Int, cols: Int, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>) {
+            guard cols > 0 else { return }
+            if rows == 0 { y.initialize(repeating: 0, count: cols); return }
+            NativeColumnProducts.dots(build: build, a: m, lda: ldm, rows: rows, columns: 0..<cols, x: x, y: y)
+        }
+        let coefficients = UnsafeMutablePointer<T>.allocate(capacity: 2 * (nb + 1)), scratch = UnsafeMutablePointer<T>.allocate(capacity: 2 * nn)
+        defer { coefficients.deallocate(); scratch.deallocate() }
+        let minus = coefficients + nb + 1
         for i in 0..<nb {
             let col = a + i * ld
             // A(i:, i) −= A(i:, 0..<i) Y(i, 0..<i)ᵀ + X(i:, 0..<i) A(0..<i, i).
-            for j in 0..<i {
-                let s = y[i + j * ldy], t = col[j], aj = a + j * ld, xj = x + j * ldx
-                for r in i..<mm { col[r] -= s * aj[r] + t * xj[r] }
-            }
+            for j in 0..<i { minus[j] = -y[i + j * ldy] }
+            add(a + i, ld, rows: mm - i, cols: i, minus, col + i)
+            for j in 0..<i { minus[j] = -col[j] }
+            add(x + i, ldx, rows: mm - i, cols: i, minus, col + i)
             let (beta, tau) = NativeQR.householder(col + i, count: mm - i)
             d[i] = beta
             tauq[i] = tau
@@ -195,26 +214,19 @@ enum NativeBidiagonalSVD {
             // Y(i+1:, i) = τq (A(i:, i+1:)ᵀu − Y(i+1:, 0..<i) A(i:, 0..<i)ᵀu − A(0..<i, i+1:)ᵀ X(i:, 0..<i)ᵀu).
             let yi = y + i * ldy
             columnDots(a + i + (i + 1) * ld, ld: ld, rows: length, cols: rest, u, yi + i + 1)
-            columnDots(a + i, ld: ld, rows: length, cols: i, u, work)
-            for j in 0..<i {
-                let s = work[j], yj = y + j * ldy
-                for r in (i + 1)..<nn { yi[r] -= s * yj[r] }
-            }
-            columnDots(x + i, ld: ldx, rows: length, cols: i, u, work)
-            for c in (i + 1)..<nn {
-                let ac = a + c * ld
-                var s: T = 0
-                for j in 0..<i { s += ac[j] * work[j] }
-                yi[c] = tau * (yi[c] - s)
-            }
+            dots(a + i, ld, rows: length, cols: i, u, work)
+            for j in 0..<i { minus[j] = -work[j] }
+            add(y + i + 1, ldy, rows: rest, cols: i, minus, yi + i + 1)
+            dots(x + i, ldx, rows: length, cols: i, u, work)
+            dots(a + (i + 1) * ld, ld, rows: i, cols: rest, work, scratch)
+            for c in 0..<rest { yi[i + 1 + c] = tau * (yi[i + 1 + c] - (i > 0 ? scratch[c] : 0)) }
             // Row i: A(i, i+1:) −= Y(i+1:, 0...i) A(i, 0...i)ᵀ + A(0..<i, i+1:)ᵀ X(i, 0..<i)ᵀ.
-            for c in (i + 1)..<nn {
-                let ac = a + c * ld
-                var s: T = 0
-                for j in 0...i { s += y[c + j * ldy] * a[i + j * ld] }
-                for j in 0..<i { s += ac[j] * x[i + j * ldx] }
-                ac[i] -= s
-            }
+            for j in 0...i { coefficients[j] = a[i + j * ld] }
+            for c in 0..<rest { scratch[c] = 0 }
+            add(y + i + 1, ldy, rows: rest, cols: i + 1, coefficients, scratch)
+            for j in 0..<i { coefficients[j] = x[i + j * ldx] }
+            dots(a + (i + 1) * ld, ld, rows: i, cols: rest, coefficients, scratch + nn)
+            for c in 0..<rest { a[i + (i + 1 + c) * ld] -= scratch[c] + (i > 0 ? scratch[nn + c] : 0) }
             for c in 0..<rest { w[c] = a[i + (i + 1 + c) * ld] }
             let (beta2, tau2) = NativeQR.householder(w, count: rest)
             e[i] = beta2
@@ -225,20 +237,13 @@ enum NativeBidiagonalSVD {
             let xi = x + i * ldx
             for r in (i + 1)..<mm { xi[r] = 0 }
             columnCombination(a + (i + 1) + (i + 1) * ld, ld: ld, rows: mm - i - 1, cols: rest, w, xi + i + 1)
-            columnDots(y + i + 1, ld: ldy, rows: rest, cols: i + 1, w, work)
-            for j in 0...i {
-                let s = work[j], aj = a + j * ld
-                for r in (i + 1)..<mm { xi[r] -= s * aj[r] }
-            }
+            dots(y + i + 1, ldy, rows: rest, cols: i + 1, w, work)
+            for j in 0...i { minus[j] = -work[j] }
+            add(a + i + 1, ld, rows: mm - i - 1, cols: i + 1, minus, xi + i + 1)
             for j in 0..<i { work[j] = 0 }
-            for c in 0..<rest {
-                let ac = a + (i + 1 + c) * ld, wc = w[c]
-                for j in 0..<i { work[j] += ac[j] * wc }
-            }
-            for j in 0..<i {
-                let s = work[j], xj = x + j * ldx
-                for r in (i + 1)..<mm { xi[r] -= s * xj[r] }
-            }
+            add(a + (i + 1) * ld, ld, rows: i, cols: rest, w, work)
+            for j in 0..<i { minus[j] = -work[j] }
+            add(x + i + 1, ldx, rows: mm - i - 1, cols: i, minus, xi + i + 1)
             for r in (i + 1)..<mm { xi[r] *= tau2 }
         }
     }
@@ -557,5 +562,86 @@ struct BidiagonalDivideConquer<T: Scalar> {
             }
         }
         return sigmas
+    }
+}
+
+/// Forwards the bidiagonalization's matrix–vector products to
+/// `ColumnProducts` in the baseline, AVX2 or AVX-512 kernel module.
+enum NativeColumnProducts {
+    typealias Dots<U> = (_ a: UnsafePointer<U>, _ lda: Int, _ rows: Int, _ columns: Range<Int>, _ x: UnsafePointer<U>, _ y: UnsafeMutablePointer<U>) -> Void
+    typealias Combination<U> = (_ a: UnsafePointer<U>, _ lda: Int, _ rows: Range<Int>, _ columns: Int, _ x: UnsafePointer<U>, _ y: UnsafeMutablePointer<U>) -> Void
+
+    /// y[j] = Σ_{i<rows} A(i, j)·x[i] for j in `columns` (column-major A at `a`), as `ColumnProducts.dots`.
+    static func dots<T: Scalar>(build: NativeKernel, a: UnsafePointer<T>, lda: Int, rows: Int, columns: Range<Int>,
+                                x: UnsafePointer<T>, y: UnsafeMutablePointer<T>) {
+        func run<U>(_ kernel: Dots<U>) {
+            kernel(UnsafeRawPointer(a).assumingMemoryBound(to: U.self), lda, rows, columns, UnsafeRawPointer(x).assumingMemoryBound(to: U.self),
+                   UnsafeMutableRawPointer(y).assumingMemoryBound(to: U.self))
+        }
+        switch T.precision {
+        case .single: run(dotsKernel(build) as Dots<Float>)
+        case .double: run(dotsKernel(build) as Dots<Double>)
+        }
+    }
+
+    /// y[i] += Σ_{j<columns} A(i, j)·x[j] for i in `rows` (column-major A at `a`), as `ColumnProducts.combination`.
+    static func combination<T: Scalar>(build: NativeKernel, a: UnsafePointer<T>, lda: Int, rows: Range<Int>, columns: Int,
+                                       x: UnsafePointer<T>, y: UnsafeMutablePointer<T>) {
+        func run<U>(_ kernel: Combination<U>) {
+            kernel(UnsafeRawPointer(a).assumingMemoryBound(to: U.self), lda, rows, columns, UnsafeRawPointer(x).assumingMemoryBound(to: U.self),
+                   UnsafeMutableRawPointer(y).assumingMemoryBound(to: U.self))
+        }
+        switch T.precision {
+        case .single: run(combinationKernel(build) as Combination<Float>)
+        case .double: run(combinationKernel(build) as Combination<Double>)
+        }
+    }
+
+    private static func dotsKernel(_ build: NativeKernel) -> Dots<Float> {
+        switch build {
+        #if canImport(GEMMKernelsAVX512)
+        case .avx512: return GEMMKernelsAVX512.ColumnProducts.dots
+        #endif
+        #if canImport(GEMMKernelsAVX2)
+        case .avx2: return GEMMKernelsAVX2.ColumnProducts.dots
+        #endif
+        default: return GEMMKernels.ColumnProducts.dots
+        }
+    }
+
+    private static func dotsKernel(_ build: NativeKernel) -> Dots<Double> {
+        switch build {
+        #if canImport(GEMMKernelsAVX512)
+        case .avx512: return GEMMKernelsAVX512.ColumnProducts.dots
+        #endif
+        #if canImport(GEMMKernelsAVX2)
+        case .avx2: return GEMMKernelsAVX2.ColumnProducts.dots
+        #endif
+        default: return GEMMKernels.ColumnProducts.dots
+        }
+    }
+
+    private static func combinationKernel(_ build: NativeKernel) -> Combination<Float> {
+        switch build {
+        #if canImport(GEMMKernelsAVX512)
+        case .avx512: return GEMMKernelsAVX512.ColumnProducts.combination
+        #endif
+        #if canImport(GEMMKernelsAVX2)
+        case .avx2: return GEMMKernelsAVX2.ColumnProducts.combination
+        #endif
+        default: return GEMMKernels.ColumnProducts.combination
+        }
+    }
+
+    private static func combinationKernel(_ build: NativeKernel) -> Combination<Double> {
+        switch build {
+        #if canImport(GEMMKernelsAVX512)
+        case .avx512: return GEMMKernelsAVX512.ColumnProducts.combination
+        #endif
+        #if canImport(GEMMKernelsAVX2)
+        case .avx2: return GEMMKernelsAVX2.ColumnProducts.combination
+        #endif
+        default: return GEMMKernels.ColumnProducts.combination
+        }
     }
 }
