@@ -50,10 +50,21 @@ enum NativeBidiagonalSVD {
         var vt = Matrix<T>.zeros(rows: n, columns: n)
         ut.withUnsafeMutableBufferPointer { up in
             vt.withUnsafeMutableBufferPointer { vp in
-                for (r, source) in order.enumerated() {
-                    for i in 0..<n {
-                        up[r * m + i] = solver.u[i * n + source]
-                        vp[r * n + i] = solver.v[i * n + source]
+                solver.u.withUnsafeBufferPointer { sup in
+                    solver.v.withUnsafeBufferPointer { svp in
+                        // A permuted transpose, in 64 × 64 tiles so that reads and writes both stay in cache.
+                        let tile = 64
+                        for r0 in stride(from: 0, to: n, by: tile) {
+                            for i0 in stride(from: 0, to: n, by: tile) {
+                                for r in r0..<Swift.min(n, r0 + tile) {
+                                    let source = order[r]
+                                    for i in i0..<Swift.min(n, i0 + tile) {
+                                        up[r * m + i] = sup[i * n + source]
+                                        vp[r * n + i] = svp[i * n + source]
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
                 at.withUnsafeBufferPointer { ap in
@@ -468,11 +479,10 @@ struct BidiagonalDivideConquer<T: Scalar> {
         let vBottom = (typeOfFirst != 1 ? [0] : []) + bottomColumns
         product(v, rows: lo..<(k + 1), columns: vTop, factor: vkt, into: &newV, outRow: 0)
         product(v, rows: (k + 1)..<vEnd, columns: vBottom, factor: vkt, into: &newV, outRow: k + 1 - lo)
-        for (i, slot) in survivors.enumerated() {
-            sigma[slot] = values[i]
-            for r in lo..<hi { u[r * n + slot] = newU[(r - lo) * count + i] }
-            for r in lo..<vEnd { v[r * n + slot] = newV[(r - lo) * count + i] }
-        }
+        for (i, slot) in survivors.enumerated() { sigma[slot] = values[i] }
+        // Row by row, so that the writes stay within a row of U and of V.
+        for r in lo..<hi { for (i, slot) in survivors.enumerated() { u[r * n + slot] = newU[(r - lo) * count + i] } }
+        for r in lo..<vEnd { for (i, slot) in survivors.enumerated() { v[r * n + slot] = newV[(r - lo) * count + i] } }
     }
 
     /// The SVD of the K × K matrix M = e₀ zᵀ + diag(d) for 0 = d₀ < d₁ < … <
