@@ -7,6 +7,11 @@
 /// among the most accurate SVD algorithms (high relative accuracy for the
 /// small singular values of graded matrices such as Hilbert's). When some σ
 /// is zero, U is completed to orthonormal columns.
+///
+/// Above `bidiagonalCrossover` columns the square problem goes instead to
+/// `NativeBidiagonalSVD` (bidiagonalisation and divide and conquer, as
+/// LAPACK's gesdd): backward stable, σ accurate to O(ε σ₁) rather than to
+/// high relative accuracy, and several times fewer passes over the data.
 enum NativeSVD {
     static let maxSweeps = 60
     /// From this many columns on, Jacobi is preconditioned by the eigenvectors of AᵀA.
