@@ -1,10 +1,3 @@
-import GEMMKernels
-#if canImport(GEMMKernelsAVX2)
-import GEMMKernelsAVX2
-#endif
-#if canImport(GEMMKernelsAVX512)
-import GEMMKernelsAVX512
-#endif
 
 /// Thin SVD as LAPACK's gesdd does it, for m ≥ n: Householder
 /// bidiagonalisation A = Q B Pᵀ (blocked as gebrd/labrd), the SVD of the
@@ -589,8 +582,8 @@ enum NativeColumnProducts {
                    UnsafeMutableRawPointer(y).assumingMemoryBound(to: U.self))
         }
         switch T.precision {
-        case .single: run(dotsKernel(build) as Dots<Float>)
-        case .double: run(dotsKernel(build) as Dots<Double>)
+        case .single: run(build.entries(Float.self).dots)
+        case .double: run(build.entries(Double.self).dots)
         }
     }
 
@@ -602,56 +595,12 @@ enum NativeColumnProducts {
                    UnsafeMutableRawPointer(y).assumingMemoryBound(to: U.self))
         }
         switch T.precision {
-        case .single: run(combinationKernel(build) as Combination<Float>)
-        case .double: run(combinationKernel(build) as Combination<Double>)
+        case .single: run(build.entries(Float.self).combination)
+        case .double: run(build.entries(Double.self).combination)
         }
     }
 
-    private static func dotsKernel(_ build: NativeKernel) -> Dots<Float> {
-        switch build {
-        #if canImport(GEMMKernelsAVX512)
-        case .avx512: return GEMMKernelsAVX512.ColumnProducts.dots
-        #endif
-        #if canImport(GEMMKernelsAVX2)
-        case .avx2: return GEMMKernelsAVX2.ColumnProducts.dots
-        #endif
-        default: return GEMMKernels.ColumnProducts.dots
-        }
-    }
 
-    private static func dotsKernel(_ build: NativeKernel) -> Dots<Double> {
-        switch build {
-        #if canImport(GEMMKernelsAVX512)
-        case .avx512: return GEMMKernelsAVX512.ColumnProducts.dots
-        #endif
-        #if canImport(GEMMKernelsAVX2)
-        case .avx2: return GEMMKernelsAVX2.ColumnProducts.dots
-        #endif
-        default: return GEMMKernels.ColumnProducts.dots
-        }
-    }
 
-    private static func combinationKernel(_ build: NativeKernel) -> Combination<Float> {
-        switch build {
-        #if canImport(GEMMKernelsAVX512)
-        case .avx512: return GEMMKernelsAVX512.ColumnProducts.combination
-        #endif
-        #if canImport(GEMMKernelsAVX2)
-        case .avx2: return GEMMKernelsAVX2.ColumnProducts.combination
-        #endif
-        default: return GEMMKernels.ColumnProducts.combination
-        }
-    }
 
-    private static func combinationKernel(_ build: NativeKernel) -> Combination<Double> {
-        switch build {
-        #if canImport(GEMMKernelsAVX512)
-        case .avx512: return GEMMKernelsAVX512.ColumnProducts.combination
-        #endif
-        #if canImport(GEMMKernelsAVX2)
-        case .avx2: return GEMMKernelsAVX2.ColumnProducts.combination
-        #endif
-        default: return GEMMKernels.ColumnProducts.combination
-        }
-    }
 }

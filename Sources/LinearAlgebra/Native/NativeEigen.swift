@@ -1,10 +1,3 @@
-import GEMMKernels
-#if canImport(GEMMKernelsAVX2)
-import GEMMKernelsAVX2
-#endif
-#if canImport(GEMMKernelsAVX512)
-import GEMMKernelsAVX512
-#endif
 
 /// Symmetric eigendecomposition: Householder reduction to tridiagonal form,
 /// then the implicit QL algorithm with Wilkinson-type shifts, or, with
@@ -360,34 +353,12 @@ enum NativeRotations {
                    UnsafeMutableRawPointer(z).assumingMemoryBound(to: U.self), ldz, columns)
         }
         switch T.precision {
-        case .single: run(kernel(build) as Kernel<Float>)
-        case .double: run(kernel(build) as Kernel<Double>)
+        case .single: run(build.entries(Float.self).rotations)
+        case .double: run(build.entries(Double.self).rotations)
         }
     }
 
-    private static func kernel(_ build: NativeKernel) -> Kernel<Float> {
-        switch build {
-        #if canImport(GEMMKernelsAVX512)
-        case .avx512: return GEMMKernelsAVX512.PlaneRotations.apply
-        #endif
-        #if canImport(GEMMKernelsAVX2)
-        case .avx2: return GEMMKernelsAVX2.PlaneRotations.apply
-        #endif
-        default: return GEMMKernels.PlaneRotations.apply
-        }
-    }
 
-    private static func kernel(_ build: NativeKernel) -> Kernel<Double> {
-        switch build {
-        #if canImport(GEMMKernelsAVX512)
-        case .avx512: return GEMMKernelsAVX512.PlaneRotations.apply
-        #endif
-        #if canImport(GEMMKernelsAVX2)
-        case .avx2: return GEMMKernelsAVX2.PlaneRotations.apply
-        #endif
-        default: return GEMMKernels.PlaneRotations.apply
-        }
-    }
 }
 
 /// Forwards the lower-triangle symmetric product of the tridiagonalization to
@@ -405,32 +376,10 @@ enum NativeSymmetricProduct {
                    UnsafeMutableRawPointer(y).assumingMemoryBound(to: U.self))
         }
         switch T.precision {
-        case .single: run(kernel(build) as Kernel<Float>)
-        case .double: run(kernel(build) as Kernel<Double>)
+        case .single: run(build.entries(Float.self).symmetricProduct)
+        case .double: run(build.entries(Double.self).symmetricProduct)
         }
     }
 
-    private static func kernel(_ build: NativeKernel) -> Kernel<Float> {
-        switch build {
-        #if canImport(GEMMKernelsAVX512)
-        case .avx512: return GEMMKernelsAVX512.SymmetricProduct.lowerRows
-        #endif
-        #if canImport(GEMMKernelsAVX2)
-        case .avx2: return GEMMKernelsAVX2.SymmetricProduct.lowerRows
-        #endif
-        default: return GEMMKernels.SymmetricProduct.lowerRows
-        }
-    }
 
-    private static func kernel(_ build: NativeKernel) -> Kernel<Double> {
-        switch build {
-        #if canImport(GEMMKernelsAVX512)
-        case .avx512: return GEMMKernelsAVX512.SymmetricProduct.lowerRows
-        #endif
-        #if canImport(GEMMKernelsAVX2)
-        case .avx2: return GEMMKernelsAVX2.SymmetricProduct.lowerRows
-        #endif
-        default: return GEMMKernels.SymmetricProduct.lowerRows
-        }
-    }
 }

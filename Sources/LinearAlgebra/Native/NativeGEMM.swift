@@ -1,11 +1,4 @@
 import Foundation
-import GEMMKernels
-#if canImport(GEMMKernelsAVX2)
-import GEMMKernelsAVX2
-#endif
-#if canImport(GEMMKernelsAVX512)
-import GEMMKernelsAVX512
-#endif
 
 /// Which build of the native kernels runs: the same Swift sources
 /// (`PackedGEMM`, and `PlaneRotations` for the eigen solver) compiled for the
@@ -107,38 +100,10 @@ enum NativeGEMM {
                    UnsafeMutableRawPointer(c).assumingMemoryBound(to: U.self), ldc, Backend.threadCount)
         }
         switch T.precision {
-        case .single: run(kernel(NativeKernel.current) as Kernel<Float>)
-        case .double: run(kernel(NativeKernel.current) as Kernel<Double>)
+        case .single: run(NativeKernel.current.entries(Float.self).gemm)
+        case .double: run(NativeKernel.current.entries(Double.self).gemm)
         }
     }
 
-    private static func kernel(_ build: NativeKernel) -> Kernel<Float> {
-        switch build {
-        #if canImport(GEMMKernelsAVX512)
-        case .avx512: return { GEMMKernelsAVX512.PackedGEMM.multiply(transposeA: $0, transposeB: $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7,
-                                                                      b: $8, ldb: $9, beta: $10, c: $11, ldc: $12, threads: $13) }
-        #endif
-        #if canImport(GEMMKernelsAVX2)
-        case .avx2: return { GEMMKernelsAVX2.PackedGEMM.multiply(transposeA: $0, transposeB: $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7,
-                                                                  b: $8, ldb: $9, beta: $10, c: $11, ldc: $12, threads: $13) }
-        #endif
-        default: return { GEMMKernels.PackedGEMM.multiply(transposeA: $0, transposeB: $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7,
-                                                          b: $8, ldb: $9, beta: $10, c: $11, ldc: $12, threads: $13) }
-        }
-    }
 
-    private static func kernel(_ build: NativeKernel) -> Kernel<Double> {
-        switch build {
-        #if canImport(GEMMKernelsAVX512)
-        case .avx512: return { GEMMKernelsAVX512.PackedGEMM.multiply(transposeA: $0, transposeB: $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7,
-                                                                      b: $8, ldb: $9, beta: $10, c: $11, ldc: $12, threads: $13) }
-        #endif
-        #if canImport(GEMMKernelsAVX2)
-        case .avx2: return { GEMMKernelsAVX2.PackedGEMM.multiply(transposeA: $0, transposeB: $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7,
-                                                                  b: $8, ldb: $9, beta: $10, c: $11, ldc: $12, threads: $13) }
-        #endif
-        default: return { GEMMKernels.PackedGEMM.multiply(transposeA: $0, transposeB: $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7,
-                                                          b: $8, ldb: $9, beta: $10, c: $11, ldc: $12, threads: $13) }
-        }
-    }
 }
