@@ -382,23 +382,4 @@ extension NativeEigen {
     /// Above this order, `decompose` with vectors diagonalises the
     /// tridiagonal matrix by divide and conquer instead of implicit QL.
     static var divideAndConquerCrossover: Int { 128 }
-
-    /// Zᵀ ← Zᵀ Qᵀ = Zᵀ H_{n−3}⋯H_0 for any Zᵀ (n × n row-major), from the
-    /// reflectors `tridiagonalize` left in `a` (LAPACK's ormtr): for the
-    /// eigenvectors U of the tridiagonal matrix, Uᵀ Qᵀ has the eigenvectors
-    /// of the original matrix as rows.
-    ///
-    /// Blocks of 32 reflectors from the last to the first, each applied in
-    /// compact WY form as two GEMMs over all n rows: ≈ 2n³ flops.
-    static func applyReflectors<T: Scalar>(_ a: UnsafeMutablePointer<T>, n: Int, taus: [T], zt: UnsafeMutablePointer<T>) {
-        let reflectors = Swift.max(n - 2, 0)
-        guard reflectors > 0 else { return }
-        let blockSize = 32
-        for first in stride(from: ((reflectors - 1) / blockSize) * blockSize, through: 0, by: -blockSize) {
-            let b = Swift.min(blockSize, reflectors - first)
-            let s = first + 1, size = n - s
-            let block = BlockReflector(count: b, length: size, taus: taus[first..<(first + b)]) { c, i in a[(first + c) * n + s + i] }
-            block.applyFromRight(to: zt + s, rows: n, ldx: n, transposedT: true)
-        }
-    }
 }

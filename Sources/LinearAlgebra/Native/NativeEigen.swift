@@ -55,10 +55,10 @@ enum NativeEigen {
                             }
                         }
                     }
-                    applyReflectors(m, n: n, taus: taus, zt: zp.baseAddress!)
+                    applyReflectors(m, n: n, taus: taus, zt: zp.baseAddress!, identity: false)
                 }
             } else if computeVectors {
-                zt.withUnsafeMutableBufferPointer { zp in accumulateReflectors(m, n: n, taus: taus, zt: zp.baseAddress!) }
+                zt.withUnsafeMutableBufferPointer { zp in applyReflectors(m, n: n, taus: taus, zt: zp.baseAddress!, identity: true) }
             }
         }
         if !divideAndConquer {
@@ -182,15 +182,18 @@ enum NativeEigen {
         e[n - 1] = 0
     }
 
-    /// Zᵀ ← Qᵀ = H_{n−3}⋯H_0 from the reflectors `tridiagonalize` left in
-    /// `a`, with `zt` holding the identity on entry.
+    /// Zᵀ ← Zᵀ Qᵀ = Zᵀ H_{n−3}⋯H_0 from the reflectors `tridiagonalize` left
+    /// in `a` (LAPACK's ormtr). With `identity`, `zt` holds the identity on
+    /// entry and becomes Qᵀ itself (orgtr); otherwise it holds the
+    /// eigenvectors U of the tridiagonal matrix as rows, and Uᵀ Qᵀ has those
+    /// of the original matrix as rows.
     ///
     /// Blocked, from the last reflectors to the first: a block of b
     /// consecutive reflectors is H_{j+b−1}⋯H_j = I − V Tᵀ Vᵀ (compact WY), so
-    /// Zᵀ ← Zᵀ (I − V Tᵀ Vᵀ) is two GEMMs. Only rows and columns from j + 1
-    /// on change (the rest of Zᵀ is still the identity), which makes the
-    /// whole accumulation ≈ (4/3)n³ flops at GEMM speed.
-    static func accumulateReflectors<T: Scalar>(_ a: UnsafeMutablePointer<T>, n: Int, taus: [T], zt: UnsafeMutablePointer<T>) {
+    /// Zᵀ ← Zᵀ (I − V Tᵀ Vᵀ) is two GEMMs over columns j + 1 on. From the
+    /// identity only rows j + 1 on change too, ≈ (4/3)n³ flops; on a full
+    /// Zᵀ every row does, ≈ 2n³.
+    static func applyReflectors<T: Scalar>(_ a: UnsafeMutablePointer<T>, n: Int, taus: [T], zt: UnsafeMutablePointer<T>, identity: Bool) {
         let reflectors = Swift.max(n - 2, 0)
         guard reflectors > 0 else { return }
         let blockSize = 32
@@ -198,7 +201,11 @@ enum NativeEigen {
             let b = Swift.min(blockSize, reflectors - first)
             let s = first + 1, size = n - s                 // the block acts on indices s..<n
             let block = BlockReflector(count: b, length: size, taus: taus[first..<(first + b)]) { c, i in a[(first + c) * n + s + i] }
-            block.applyFromRight(to: zt + s * n + s, rows: size, ldx: n, transposedT: true)
+            if identity {
+                block.applyFromRight(to: zt + s * n + s, rows: size, ldx: n, transposedT: true)
+            } else {
+                block.applyFromRight(to: zt + s, rows: n, ldx: n, transposedT: true)
+            }
         }
     }
 
