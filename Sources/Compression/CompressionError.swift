@@ -14,8 +14,12 @@ public enum CompressionError: Error, Equatable, Sendable, CustomStringConvertibl
         case groupSize = "group size"
         /// The N and M of `Pruning.nOfM`: 0 ≤ N ≤ M, M ≥ 1.
         case pattern = "N:M pattern"
-        /// The fraction of `Pruning.unstructured`, in [0, 1].
+        /// The fraction of `Pruning.unstructured` and `SparseGPT`, in [0, 1].
         case sparsity
+        /// GPTQ's and SparseGPT's damping of H, a fraction of its mean diagonal in [0, 1).
+        case damp
+        /// GPTQ's and SparseGPT's lazy block width, at least 1.
+        case blockSize = "block size"
     }
 
     /// `parameter` is `value`, outside `expected` (a range in words, e.g.
@@ -27,6 +31,12 @@ public enum CompressionError: Error, Equatable, Sendable, CustomStringConvertibl
     case inputsNotMultipleOfM(inputs: Int, m: Int)
     /// Wanda pruning got `norms` input norms for a layer with `inputs` inputs.
     case inputNormCount(norms: Int, inputs: Int)
+    /// GPTQ/SparseGPT got H `[rows, columns]` for a layer with `inputs` inputs (H must be `[in, in]`).
+    case hessianShape(rows: Int, columns: Int, inputs: Int)
+    /// H (the calibration Gram) holds NaN or ±∞.
+    case nonFiniteHessian
+    /// H is not positive definite even with its damping raised towards 1 (an indefinite Gram).
+    case hessianNotPositiveDefinite
 
     /// One line naming the place and the cause, without command-line flags.
     public var description: String {
@@ -39,6 +49,12 @@ public enum CompressionError: Error, Equatable, Sendable, CustomStringConvertibl
             return "N:M pruning with M = \(m) needs the input size \(inputs) to be a multiple of \(m)"
         case .inputNormCount(let norms, let inputs):
             return "\(norms) input norms for a layer with \(inputs) inputs"
+        case .hessianShape(let rows, let columns, let inputs):
+            return "the Hessian (Gram) is \(rows)×\(columns) for a layer with \(inputs) inputs; it must be \(inputs)×\(inputs)"
+        case .nonFiniteHessian:
+            return "the Hessian (Gram) contains NaN or infinity"
+        case .hessianNotPositiveDefinite:
+            return "the Hessian (Gram) is not positive definite even with damping near 1; is it a Gram matrix?"
         }
     }
 }

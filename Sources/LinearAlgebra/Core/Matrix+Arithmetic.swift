@@ -35,6 +35,42 @@ extension Matrix {
         }
     }
 
+    /// C[rows, columns] ← α·op(A)·op(B) + β·C[rows, columns]: a GEMM into a
+    /// block of C, in place, leaving the rest of C untouched (the trailing
+    /// updates of blocked algorithms such as GPTQ's lazy batches, without
+    /// copying the block out and back).
+    ///
+    /// op(A) is `rows.count`×k and op(B) is k×`columns.count`; both ranges
+    /// must lie within C. Cost: 2·|rows|·|columns|·k flops.
+    public static func gemm(
+        _ a: Matrix, _ opA: Transpose = .none,
+        _ b: Matrix, _ opB: Transpose = .none,
+        alpha: Element = 1, beta: Element = 0,
+        into c: inout Matrix, rows: Range<Int>, columns: Range<Int>
+    ) {
+        let (m, k) = opA == .none ? (a.rows, a.columns) : (a.columns, a.rows)
+        let (kb, n) = opB == .none ? (b.rows, b.columns) : (b.columns, b.rows)
+        precondition(k == kb, "gemm: inner dimensions differ (\(m)×\(k) times \(kb)×\(n))")
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= c.rows && columns.lowerBound >= 0 && columns.upperBound <= c.columns,
+                     "gemm: block \(rows) × \(columns) is outside C (\(c.rows)×\(c.columns))")
+        precondition(rows.count == m && columns.count == n, "gemm: the block is \(rows.count)×\(columns.count), expected \(m)×\(n)")
+        guard m > 0, n > 0 else { return }
+        let kernels = Backend.current.kernels
+        let ldc = c.columns
+        a.elements.withUnsafeBufferPointer { pa in
+            b.elements.withUnsafeBufferPointer { pb in
+                c.elements.withUnsafeMutableBufferPointer { pc in
+                    kernels.gemm(
+                        transposeA: opA == .transposed, transposeB: opB == .transposed,
+                        m: m, n: n, k: k, alpha: alpha,
+                        a: pa.baseAddress ?? UnsafePointer(bitPattern: 8)!, lda: Swift.max(a.columns, 1),
+                        b: pb.baseAddress ?? UnsafePointer(bitPattern: 8)!, ldb: Swift.max(b.columns, 1),
+                        beta: beta, c: pc.baseAddress! + rows.lowerBound * ldc + columns.lowerBound, ldc: ldc)
+                }
+            }
+        }
+    }
+
     /// C ← α·A·B + β·C (no transposes).
     public static func gemm(_ a: Matrix, _ b: Matrix, alpha: Element = 1, beta: Element = 0, into c: inout Matrix) {
         gemm(a, .none, b, .none, alpha: alpha, beta: beta, into: &c)
