@@ -8,7 +8,7 @@ import LinearAlgebra
 /// ratios (`make bench`).
 ///
 /// Usage: rankwise-bench [--quick] [--repetitions N] [--threads N] [--output DIR]
-///                       [--suites linalg,rsvd,eora,kernel] [--backends openblas,native]
+///                       [--suites linalg,rsvd,eora,gptq,kernel] [--backends openblas,native]
 ///                       [--max-native-decomposition N] [--gemm-sizes 256,512]
 ///                       [--decomposition-sizes 512,1024]
 @main
@@ -104,6 +104,7 @@ struct RankwiseBenchCommand: ParsableCommand {
             }
             if suites.contains(.rsvd) { try bench.randomizedSVD() }
             if suites.contains(.eora) { try bench.eora() }
+            if suites.contains(.gptq) { try bench.gptq() }
             if suites.contains(.kernel) { try bench.kernel() }
             try bench.write(to: URL(fileURLWithPath: output))
         } catch {
@@ -115,13 +116,14 @@ struct RankwiseBenchCommand: ParsableCommand {
 
 /// The groups of rows `--suites` selects.
 enum Suite: String, CaseIterable, ExpressibleByArgument {
-    case linalg, rsvd, eora, kernel
+    case linalg, rsvd, eora, gptq, kernel
 
     static var allValueDescriptions: [String: String] {
         [
             "linalg": "GEMM, SVD, symmetric eigen, Cholesky and QR, Float and Double",
             "rsvd": "rank-128 randomized SVD",
             "eora": "exact and fast EoRA on one 4-bit layer",
+            "gptq": "GPTQ (4-bit, groups of 128) and SparseGPT (50 %) of one layer",
             "kernel": "exact kernel ridge and Nyström ridge",
         ]
     }

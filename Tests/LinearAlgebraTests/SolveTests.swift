@@ -81,4 +81,32 @@ struct SolveTests {
     func triangular(backend: Backend, scalar: ScalarKind) throws {
         try Backend.withCurrent(backend) { try withScalar(scalar) { try Self.checkTriangular($0) } }
     }
+
+    @Test("triangularInverse: T T⁻¹ = I, the other triangle zero, across the 64-block recursion", arguments: testBackends, ScalarKind.allCases)
+    func triangularInverse(backend: Backend, scalar: ScalarKind) throws {
+        try Backend.withCurrent(backend) { try withScalar(scalar) { try Self.checkTriangularInverse($0) } }
+    }
+
+    static func checkTriangularInverse<T: Scalar>(_: T.Type) throws {
+        for n in [0, 1, 2, 63, 64, 65, 130, 300] {
+            // A Cholesky factor, as GPTQ inverts (random triangular matrices are exponentially ill-conditioned).
+            let b = Matrix<T>.random(rows: n, columns: n, seed: UInt64(n) + 7)
+            let factor = try (b.gram() + T(n / 4 + 1) * Matrix<T>.identity(n)).cholesky()
+            // Garbage in the triangle that is not read.
+            let a = Matrix<T>(rows: n, columns: n) { i, j in i == j ? factor[i, i] : factor[Swift.max(i, j), Swift.min(i, j)] }
+            for triangle in [Triangle.lower, .upper] {
+                let t = Matrix<T>(rows: n, columns: n) { i, j in (triangle == .lower ? i >= j : i <= j) ? a[i, j] : 0 }
+                let x = try a.triangularInverse(triangle: triangle)   // reads only its triangle of a
+                #expect((0..<n).allSatisfy { i in (0..<n).allSatisfy { j in (triangle == .lower ? i >= j : i <= j) || x[i, j] == 0 } })
+                #expect(distance(t * x, .identity(n)) <= Double(tolerance(T.self, n: n, c: 100)), "n = \(n) \(triangle)")
+                if n > 0 {
+                    let solved = try t.solveTriangular(.identity(n), triangle: triangle)
+                    #expect(distance(x, solved) <= Double(tolerance(T.self, n: n, c: 100)) * Double(solved.frobeniusNorm()))
+                }
+            }
+        }
+        var singular = Matrix<T>.identity(5)
+        singular[3, 3] = 0
+        #expect(throws: LinearAlgebraError.singular(pivot: 3)) { try singular.triangularInverse(triangle: .lower) }
+    }
 }
