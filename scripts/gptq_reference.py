@@ -131,6 +131,7 @@ class GPTQResult(NamedTuple):
     Q: np.ndarray         # dequantized weight [rows, cols], original column order
     loss: float           # Σ (w − q)² / d² / 2 with d = U[c, c]
     perm: np.ndarray      # processing order (identity without act_order)
+    inputs: np.ndarray    # each column as it was quantized (after error feedback), original order
 
 
 def gptq(W, H, bits=4, group_size=128, sym=False, act_order=False, static_groups=False,
@@ -170,6 +171,7 @@ def gptq(W, H, bits=4, group_size=128, sym=False, act_order=False, static_groups
     codes = np.zeros((rows, cols), dtype=np.uint8)
     Q = np.zeros((rows, cols), dtype=dtype)
     losses = np.zeros((rows, cols), dtype=dtype)
+    inputs = np.zeros((rows, cols), dtype=dtype)
     visited = []                                                     # (scale, zero) per group, in visit order
     for i1 in range(0, cols, blocksize):                             # a.3
         i2 = min(i1 + blocksize, cols)
@@ -190,6 +192,7 @@ def gptq(W, H, bits=4, group_size=128, sym=False, act_order=False, static_groups
             q = scale * (code - zero)
             codes[:, c] = code
             Q[:, c] = q
+            inputs[:, c] = w
             losses[:, c] = (w - q) ** 2 / d ** 2 / 2
             e = (w - q) / d
             W1[:, i:] -= np.outer(e, U1[i, i:])
@@ -209,7 +212,7 @@ def gptq(W, H, bits=4, group_size=128, sym=False, act_order=False, static_groups
     zeros = np.stack([z for _, z in groups], axis=1)
     assert codes.max() <= maxq
     return GPTQResult(codes[:, invperm], scales, zeros, g_idx, Q[:, invperm],
-                      float(np.sum(losses, dtype=np.float64)), perm)
+                      float(np.sum(losses, dtype=np.float64)), perm, inputs[:, invperm])
 
 
 # --------------------------------------------------------------------------- RTN
@@ -323,6 +326,18 @@ def dequantize(codes, scales, zeros, g_idx):
     return scales[:, g_idx] * (codes.astype(scales.dtype) - zeros[:, g_idx])
 
 
+def rounding_margin(inputs, scales, zeros, g_idx, bits):
+    """Smallest distance of x / scale from a rounding tie (k + ½) over the entries
+    where that rounding decides the code (both neighbours inside [0, maxq] after
+    adding the zero). A port whose column values differ by less than about
+    margin · scale reproduces every code."""
+    t = inputs / scales[:, g_idx]
+    low = np.floor(t) + zeros[:, g_idx]
+    decides = (low >= 0) & (low + 1 <= 2 ** bits - 1)
+    distance = np.abs(t - np.floor(t) - 0.5)
+    return float(distance[decides].min()) if decides.any() else float("inf")
+
+
 def correlated_problem(rng, rows, cols, tokens, dead=(), loud=()):
     """W with varying row scales, H = XᵀX of correlated inputs (X = Z·M, some columns ×20, dead columns 0)."""
     W = rng.standard_normal((rows, cols)) * np.geomspace(0.02, 2.0, rows)[:, None]
@@ -378,8 +393,10 @@ def self_test():
             assert np.all(r.zeros == np.round(r.zeros)) and r.zeros.min() >= 0 and r.zeros.max() <= 2 ** bits - 1
             assert np.array_equal(dequantize(r.codes, r.scales, r.zeros, r.g_idx), r.Q), name
             assert np.all(r.Q[:, [13, 150]] == 0), "dead columns quantize to 0"
+            again = np.clip(np.round(r.inputs / r.scales[:, r.g_idx]) + r.zeros[:, r.g_idx], 0, 2 ** bits - 1)
+            assert np.array_equal(again, r.codes), "inputs are the values that were rounded"
             assert np.all(np.bincount(r.g_idx, minlength=G) <= (W.shape[1] if gs == -1 else gs))
-        ok(f"{name}: codes in range, Q = scale·(code − zero) via g_idx, dead columns 0 (float64, float32)")
+        ok(f"{name}: codes in range, Q = scale·(code − zero) via g_idx, codes = round(inputs), dead columns 0 (float64, float32)")
 
         # No cross-column correlation: U is diagonal, so error feedback touches nothing later.
         r = gptq(W, 3.7 * np.eye(W.shape[1]), bits, gs, sym, act, static)
