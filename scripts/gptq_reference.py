@@ -162,20 +162,22 @@ def gptq(W, H, bits=4, group_size=128, sym=False, act_order=False, static_groups
     static = []
     if static_groups:                                                # a.2.3: original order, after dead columns
         static = [quantizer_params(W[:, g0:g0 + group_size], bits, sym) for g0 in range(0, cols, group_size)]
-    perm = act_order_permutation(np.diag(H)) if act_order else np.arange(cols)   # a.2.4
-    W = W[:, perm]
-    H = H[perm][:, perm]
+    perm = np.arange(cols)
+    if act_order:                                                    # a.2.4
+        perm = act_order_permutation(np.diag(H))
+        W = np.ascontiguousarray(W[:, perm])                         # (column fancy-indexing returns Fortran order)
+        H = np.ascontiguousarray(H[perm][:, perm])
     invperm = np.argsort(perm)
     U = inverse_hessian_factor(H, damp).astype(dtype)               # a.2.6–7
 
-    codes = np.zeros((rows, cols), dtype=np.uint8)
-    Q = np.zeros((rows, cols), dtype=dtype)
-    losses = np.zeros((rows, cols), dtype=dtype)
-    inputs = np.zeros((rows, cols), dtype=dtype)
+    # Blocks and per-column outputs are held transposed (one row per column of W) so
+    # each column step reads and writes contiguous memory; the arithmetic is a.3's.
+    codes_t = np.zeros((cols, rows), dtype=np.uint8)
+    Q_t, inputs_t, losses_t = (np.zeros((cols, rows), dtype=dtype) for _ in range(3))
     visited = []                                                     # (scale, zero) per group, in visit order
     for i1 in range(0, cols, blocksize):                             # a.3
         i2 = min(i1 + blocksize, cols)
-        W1 = W[:, i1:i2].copy()
+        W1 = W[:, i1:i2].T.copy()                                    # W1[i] = current column i1 + i
         U1 = U[i1:i2, i1:i2]
         Err1 = np.zeros_like(W1)
         for i in range(i2 - i1):
@@ -186,18 +188,16 @@ def gptq(W, H, bits=4, group_size=128, sym=False, act_order=False, static_groups
                 elif c % group_size == 0:
                     scale, zero = quantizer_params(W[:, c:c + group_size], bits, sym)   # global W: stale inside a block
                     visited.append((scale, zero))
-            w = W1[:, i].copy()
+            w = W1[i].copy()
             d = U1[i, i]
             code = quantize(w, scale, zero, bits)
             q = scale * (code - zero)
-            codes[:, c] = code
-            Q[:, c] = q
-            inputs[:, c] = w
-            losses[:, c] = (w - q) ** 2 / d ** 2 / 2
+            codes_t[c], Q_t[c], inputs_t[c] = code, q, w
+            losses_t[c] = (w - q) ** 2 / d ** 2 / 2
             e = (w - q) / d
-            W1[:, i:] -= np.outer(e, U1[i, i:])
-            Err1[:, i] = e
-        W[:, i2:] -= Err1 @ U[i1:i2, i2:]
+            W1[i:] -= np.outer(U1[i, i:], e)                          # W1[:, i:] -= e ⊗ U1[i, i:]
+            Err1[i] = e
+        W[:, i2:] -= Err1.T @ U[i1:i2, i2:]                           # one GEMM for all later columns
 
     if group_size == -1:
         groups = [(scale, zero)]
@@ -210,9 +210,11 @@ def gptq(W, H, bits=4, group_size=128, sym=False, act_order=False, static_groups
         g_idx = (invperm // group_size).astype(np.int32)             # = arange // gs without act_order
     scales = np.stack([s for s, _ in groups], axis=1)
     zeros = np.stack([z for _, z in groups], axis=1)
-    assert codes.max() <= maxq
-    return GPTQResult(codes[:, invperm], scales, zeros, g_idx, Q[:, invperm],
-                      float(np.sum(losses, dtype=np.float64)), perm, inputs[:, invperm])
+    def original_order(per_column):
+        return np.ascontiguousarray(per_column[invperm].T)
+    assert codes_t.max() <= maxq
+    return GPTQResult(original_order(codes_t), scales, zeros, g_idx, original_order(Q_t),
+                      float(np.sum(losses_t, dtype=np.float64)), perm, original_order(inputs_t))
 
 
 # --------------------------------------------------------------------------- RTN
@@ -281,35 +283,35 @@ def sparsegpt(W, H, sparsity=0.5, prunen=0, prunem=0, bits=None, blocksize=128, 
     losses = np.zeros((rows, cols), dtype=dtype)
     for i1 in range(0, cols, blocksize):
         i2 = min(i1 + blocksize, cols)
-        W1 = W[:, i1:i2].copy()
+        W1 = W[:, i1:i2].T.copy()                                    # transposed block, as in gptq
         U1 = U[i1:i2, i1:i2]
         d1 = np.diag(U1)
-        Q1 = np.zeros_like(W1)
-        Err1 = np.zeros_like(W1)
+        Q1, Err1, losses1 = np.zeros_like(W1), np.zeros_like(W1), np.zeros_like(W1)
         if prunen == 0:
-            saliency = W1 ** 2 / d1[None, :] ** 2
+            saliency = W1 ** 2 / d1[:, None] ** 2
             thresh = np.sort(saliency, axis=None)[int(saliency.size * sparsity)]
             mask1 = saliency <= thresh
         else:
             mask1 = np.zeros(W1.shape, dtype=bool)
         for i in range(i2 - i1):
             if prunen and i % prunem == 0:
-                saliency = W1[:, i:i + prunem] ** 2 / d1[None, i:i + prunem] ** 2
-                smallest = np.argsort(saliency, axis=1, kind="stable")[:, :prunen]
-                np.put_along_axis(mask1[:, i:i + prunem], smallest, True, axis=1)
-            w = W1[:, i].copy()
+                saliency = W1[i:i + prunem] ** 2 / d1[i:i + prunem, None] ** 2
+                smallest = np.argsort(saliency, axis=0, kind="stable")[:prunen]
+                np.put_along_axis(mask1[i:i + prunem], smallest, True, axis=0)
+            w = W1[i].copy()
             d = U1[i, i]
-            q = np.where(mask1[:, i], 0, w)
+            q = np.where(mask1[i], 0, w)
             if bits:
                 q = fake_quant(q, scale, zero, bits)
-            Q1[:, i] = q
-            losses[:, i1 + i] = (w - q) ** 2 / d ** 2 / 2
+            Q1[i] = q
+            losses1[i] = (w - q) ** 2 / d ** 2 / 2
             e = (w - q) / d
-            W1[:, i:] -= np.outer(e, U1[i, i:])
-            Err1[:, i] = e
-        W[:, i1:i2] = Q1
-        mask[:, i1:i2] = mask1
-        W[:, i2:] -= Err1 @ U[i1:i2, i2:]
+            W1[i:] -= np.outer(U1[i, i:], e)
+            Err1[i] = e
+        W[:, i1:i2] = Q1.T
+        mask[:, i1:i2] = mask1.T
+        losses[:, i1:i2] = losses1.T
+        W[:, i2:] -= Err1.T @ U[i1:i2, i2:]
     return SparseGPTResult(W, mask, float(np.sum(losses, dtype=np.float64)))
 
 
