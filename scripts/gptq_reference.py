@@ -210,11 +210,9 @@ def gptq(W, H, bits=4, group_size=128, sym=False, act_order=False, static_groups
         g_idx = (invperm // group_size).astype(np.int32)             # = arange // gs without act_order
     scales = np.stack([s for s, _ in groups], axis=1)
     zeros = np.stack([z for _, z in groups], axis=1)
-    def original_order(per_column):
-        return np.ascontiguousarray(per_column[invperm].T)
     assert codes_t.max() <= maxq
-    return GPTQResult(original_order(codes_t), scales, zeros, g_idx, original_order(Q_t),
-                      float(np.sum(losses_t, dtype=np.float64)), perm, original_order(inputs_t))
+    codes, Q, inputs = (np.ascontiguousarray(a[invperm].T) for a in (codes_t, Q_t, inputs_t))   # original order
+    return GPTQResult(codes, scales, zeros, g_idx, Q, float(np.sum(losses_t, dtype=np.float64)), perm, inputs)
 
 
 # --------------------------------------------------------------------------- RTN

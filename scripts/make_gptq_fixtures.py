@@ -3,7 +3,7 @@
 
 Writes Tests/Fixtures/gptq_reference.safetensors (safetensors written by hand:
 8-byte little-endian header length, JSON header padded with spaces to a multiple
-of 8, tensors packed without gaps in header order). Everything is float64.
+of 8, tensors packed without gaps in header order). Floating-point data is F64.
 
 Inputs (seeded):
   W   F64 [12, 256]   rows with scales from 0.01 to 3; row 0 has no negative value
