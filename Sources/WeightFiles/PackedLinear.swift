@@ -368,19 +368,7 @@ public struct PackedLinear: Sendable, Equatable {
     static func layout(format: PackedFormat, bits: Int, groupSize: Int?, headers: [String: (dtype: DType, shape: [Int])]) throws -> Layout {
         try checkBits(format, bits)
         if let groupSize, groupSize < 1 { throw PackedLinearError(rule: .invalidGroupSize(groupSize)) }
-        func part(_ suffix: String, _ dtypes: [DType], rank: Int) throws -> [Int] {
-            guard let header = headers[suffix] else { throw PackedLinearError(tensor: suffix, rule: .missingTensor) }
-            guard dtypes.contains(header.dtype) else { throw PackedLinearError(tensor: suffix, rule: .wrongDType(found: header.dtype, expected: dtypes)) }
-            guard header.shape.count == rank else {
-                throw PackedLinearError(tensor: suffix, rule: .wrongShape(found: header.shape, expected: "a \(rank)-D tensor"))
-            }
-            _ = try checkedProduct(header.shape + [header.dtype.size], tensor: suffix)
-            return header.shape
-        }
-        let qweight = try part("qweight", [.i32], rank: 2)
-        let qzeros = try part("qzeros", [.i32], rank: 2)
-        let scales = try part("scales", [.f16, .bf16, .f32], rank: 2)
-        let gIndex = format == .awq ? nil : try headers["g_idx"].map { _ in try part("g_idx", [.i32, .i64], rank: 1) }
+        let (qweight, qzeros, scales, gIndex) = try checkParts(format: format, headers: headers)
         let (groups, out) = (scales[0], scales[1])
         guard groups >= 1, out >= 1 else {
             throw PackedLinearError(tensor: "scales", rule: .wrongShape(found: scales, expected: "[G, out] with G ≥ 1 and out ≥ 1"))
@@ -423,6 +411,24 @@ public struct PackedLinear: Sendable, Equatable {
         return Layout(outFeatures: out, inFeatures: n, groupCount: groups, groupSize: groupSize)
     }
 
+    /// The shapes of the parts after checking that each required part is present with an accepted dtype and rank
+    /// and a size that fits in `Int`: `qweight`, `qzeros` (I32, 2-D), `scales` (F16/BF16/F32, 2-D) and, for GPTQ
+    /// when present, `g_idx` (I32/I64, 1-D).
+    static func checkParts(format: PackedFormat, headers: [String: (dtype: DType, shape: [Int])])
+        throws -> (qweight: [Int], qzeros: [Int], scales: [Int], gIndex: [Int]?) {
+        func part(_ suffix: String, _ dtypes: [DType], rank: Int) throws -> [Int] {
+            guard let header = headers[suffix] else { throw PackedLinearError(tensor: suffix, rule: .missingTensor) }
+            guard dtypes.contains(header.dtype) else { throw PackedLinearError(tensor: suffix, rule: .wrongDType(found: header.dtype, expected: dtypes)) }
+            guard header.shape.count == rank else {
+                throw PackedLinearError(tensor: suffix, rule: .wrongShape(found: header.shape, expected: "a \(rank)-D tensor"))
+            }
+            _ = try checkedProduct(header.shape + [header.dtype.size], tensor: suffix)
+            return header.shape
+        }
+        return (try part("qweight", [.i32], rank: 2), try part("qzeros", [.i32], rank: 2), try part("scales", [.f16, .bf16, .f32], rank: 2),
+                format == .awq || headers["g_idx"] == nil ? nil : try part("g_idx", [.i32, .i64], rank: 1))
+    }
+
     /// The stored shapes for these dimensions (which `checkPackable` has accepted).
     static func storedShapes(_ format: PackedFormat, bits: Int, out: Int, in n: Int, groups: Int)
         -> (qweight: [Int], qzeros: [Int], scales: [Int], gIndex: [Int]?) {
@@ -451,17 +457,20 @@ public struct PackedLinear: Sendable, Equatable {
 
     /// `g_idx` as Int32, each checked to lie in `0..<groups`.
     private static func decodeGroupIndex(_ tensor: PackedTensor, count: Int, groups: Int) throws -> [Int32] {
+        try tensor.bytes.withUnsafeBytes { try decodeGroupIndex($0, dtype: tensor.dtype, count: count, groups: groups) }
+    }
+
+    /// `count` group indices stored as I32 or I64 in `raw`, each checked to lie in `0..<groups`.
+    static func decodeGroupIndex(_ raw: UnsafeRawBufferPointer, dtype: DType, count: Int, groups: Int) throws -> [Int32] {
         var result = [Int32](repeating: 0, count: count)
-        var bad: (Int, Int)?
-        tensor.bytes.withUnsafeBytes { raw in
-            for k in 0..<count {
-                let value = tensor.dtype == .i64 ? Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * k, as: Int64.self)))
-                    : Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * k, as: Int32.self)))
-                guard value >= 0 && value < groups else { bad = (k, value); return }
-                result[k] = Int32(value)
+        for k in 0..<count {
+            let value = dtype == .i64 ? Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * k, as: Int64.self)))
+                : Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * k, as: Int32.self)))
+            guard value >= 0 && value < groups else {
+                throw PackedLinearError(tensor: "g_idx", rule: .valueOutOfRange(index: k, value: value, limit: groups))
             }
+            result[k] = Int32(value)
         }
-        if let (k, value) = bad { throw PackedLinearError(tensor: "g_idx", rule: .valueOutOfRange(index: k, value: value, limit: groups)) }
         return result
     }
 

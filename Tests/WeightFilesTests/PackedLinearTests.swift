@@ -314,3 +314,257 @@ struct PackedHostileTests {
         #expect(try layer.storedTensors().count == 4, "the largest F16 value is stored")
     }
 }
+
+// MARK: Checkpoints holding packed layers
+
+/// A small model folder with three packed layers (one with a bias), an F16 embedding and an I64 tensor, written with
+/// `SafetensorsWriter`, plus `config.json` and `quantize_config.json` from `config` when given. Returns the layers.
+@discardableResult
+func writePackedModel(in folder: URL, format: PackedFormat, bits: Int = 4, groupSize: Int? = 32, actOrder: Bool = false,
+                      config: QuantizationConfig?, file: String = "model.safetensors") throws -> [String: PackedLinear] {
+    let shapes = [("model.layers.0.self_attn.q_proj", 32, 64), ("model.layers.0.mlp.up_proj", 64, 32), ("model.layers.1.self_attn.q_proj", 32, 64)]
+    var layers: [String: PackedLinear] = [:]
+    let writer = try SafetensorsWriter(url: folder.appendingPathComponent(file))
+    for (i, (module, out, n)) in shapes.enumerated() {
+        let layer = try randomLayer(format, bits: bits, out: out, in: n, groupSize: groupSize, actOrder: actOrder && i != 1, seed: 100 + UInt64(i))
+        layers[module] = layer
+        for t in try layer.storedTensors() {
+            try t.bytes.withUnsafeBytes { try writer.add(name: module + "." + t.suffix, shape: t.shape, dtype: t.dtype, rawBytes: $0) }
+        }
+    }
+    try writer.add(name: "model.layers.0.mlp.up_proj.bias", matrix: Matrix<Float>.random(rows: 1, columns: 64, seed: 1), dtype: .f16)
+    try writer.add(name: "model.embed_tokens.weight", matrix: Matrix<Float>.random(rows: 16, columns: 64, seed: 2), dtype: .f16)
+    let ids: [Int64] = Array(0..<8)
+    try ids.withUnsafeBytes { try writer.add(name: "model.position_ids", shape: [8], dtype: .i64, rawBytes: $0) }
+    try writer.finish()
+    if let config {
+        let object = config.jsonObject(quantizer: "rankwise:test")
+        let model: [String: Any] = ["architectures": ["LlamaForCausalLM"], "quantization_config": object]
+        try JSONSerialization.data(withJSONObject: model).write(to: folder.appendingPathComponent("config.json"))
+        try JSONSerialization.data(withJSONObject: object).write(to: folder.appendingPathComponent("quantize_config.json"))
+    }
+    return layers
+}
+
+/// The F16 bytes of `values` (round to nearest even).
+func float16Bytes(_ values: [Float]) -> [UInt8] {
+    values.flatMap { v -> [UInt8] in let h = HalfPrecision.float16Bits(v); return [UInt8(h & 0xFF), UInt8(h >> 8)] }
+}
+
+@Suite("Checkpoints with packed layers")
+struct PackedCheckpointTests {
+    static let q = "model.layers.0.self_attn.q_proj"
+
+    @Test("GPTQ v1, GPTQ v2 and AWQ with their configs: P.weight presented dequantized, Float and Double",
+          arguments: [PackedFormat.gptq, .gptqV2, .awq])
+    func presented(_ format: PackedFormat) throws {
+        let folder = temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let config = QuantizationConfig(format: format, bits: 4, groupSize: 32, descAct: format != .awq, symmetric: format == .gptq,
+                                        damp: format == .awq ? nil : 0.01)
+        let layers = try writePackedModel(in: folder, format: format, actOrder: format != .awq, config: config)
+        for path in [folder, folder.appendingPathComponent("model.safetensors")] {
+            let model = try Checkpoint(path: path)
+            #expect(model.quantizationConfig == config)
+            #expect(model.tensorNames == ["model.embed_tokens.weight", "model.layers.0.mlp.up_proj.bias", "model.layers.0.mlp.up_proj.weight",
+                                         "model.layers.0.self_attn.q_proj.weight", "model.layers.1.self_attn.q_proj.weight", "model.position_ids"])
+            #expect(model.storedTensorNames.contains(Self.q + ".qweight") && model.storedTensorNames.contains(Self.q + ".scales"))
+            #expect(model.storedTensorNames.contains(Self.q + ".g_idx") == (format != .awq))
+            #expect(model.packedLayers.count == 3)
+            let info = model.packedLayers[Self.q]!
+            #expect(info.format == format && info.bits == 4 && info.groupSize == 32 && info.groupCount == 2 && !info.inferred)
+            #expect(info.descAct == (format != .awq) && model.packedLayers["model.layers.0.mlp.up_proj"]!.descAct == false)
+            #expect(info.outFeatures == 32 && info.inFeatures == 64 && info.dtype == .f16)
+            #expect(info.storedBytes == layers[Self.q]!.storedByteCount)
+            for (module, layer) in layers {
+                let name = module + ".weight"
+                let tensor = model[name]!
+                #expect(tensor.dtype == .f16 && tensor.shape == [layer.outFeatures, layer.inFeatures])
+                #expect(tensor.byteCount == 2 * layer.outFeatures * layer.inFeatures && model.isDequantized(name))
+                #expect(model.file(holding: name) == nil)
+                #expect(try model.matrix(name, as: Float.self) == layer.dequantized(as: Float.self))
+                #expect(try model.matrix(name, as: Double.self) == layer.dequantized(as: Double.self))
+                #expect(try model.array(name, as: Float.self) == layer.dequantized(as: Float.self).elements)
+                let bytes = try model.rawBytes(name)
+                #expect(Array(bytes) == float16Bytes(layer.dequantized(as: Float.self).elements))
+                #expect(try model.rawBytes(name).baseAddress == bytes.baseAddress, "kept until evicted")
+                model.evict(name)
+            }
+            // Stored tensors read as before.
+            #expect(model["model.position_ids"]?.dtype == .i64 && model.file(holding: "model.position_ids") != nil)
+            #expect(try model.matrix("model.layers.0.mlp.up_proj.bias", as: Float.self).columns == 64)
+        }
+    }
+
+    @Test("SafetensorsWriter copies a virtual weight as its dequantized bytes")
+    func copying() throws {
+        let folder = temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let layers = try writePackedModel(in: folder, format: .gptq, config: QuantizationConfig(format: .gptq, bits: 4, groupSize: 32, symmetric: true))
+        let model = try Checkpoint(path: folder)
+        let output = folder.appendingPathComponent("out/plain.safetensors")
+        let writer = try SafetensorsWriter(url: output, protecting: model.inputURLs)
+        for name in model.tensorNames { try writer.add(copying: name, from: model) }
+        try writer.finish()
+        let plain = try Checkpoint(path: output)
+        #expect(plain.packedLayers.isEmpty && plain.tensorNames == model.tensorNames)
+        for (module, layer) in layers {
+            #expect(plain[module + ".weight"]?.dtype == .f16)
+            #expect(Array(try plain.rawBytes(module + ".weight")) == float16Bytes(layer.dequantized(as: Float.self).elements))
+        }
+        #expect(Array(try plain.rawBytes("model.position_ids")) == Array(try model.rawBytes("model.position_ids")))
+    }
+
+    @Test("without a config: GPTQ (g_idx present) is inferred as v1, AWQ from qweight [in, out/8]; bits and group size from shapes")
+    func inferred() throws {
+        for (format, bits, groupSize) in [(PackedFormat.gptq, 3, 32), (.gptq, 8, nil), (.gptq, 2, 32), (.awq, 4, 32)] as [(PackedFormat, Int, Int?)] {
+            let folder = temporaryFolder()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let layers = try writePackedModel(in: folder, format: format, bits: bits, groupSize: groupSize, actOrder: true && format != .awq, config: nil)
+            let model = try Checkpoint(path: folder)
+            #expect(model.quantizationConfig == nil)
+            let info = model.packedLayers[Self.q]!
+            #expect(info.inferred && info.format == format && info.bits == bits && info.groupSize == groupSize)
+            #expect(try model.matrix(Self.q + ".weight", as: Float.self) == layers[Self.q]!.dequantized(as: Float.self))
+        }
+        // A v2 model without its config reads as v1: zero points one higher (why the config must stay beside it).
+        let folder = temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let layers = try writePackedModel(in: folder, format: .gptqV2, config: nil)
+        let misread = try Checkpoint(path: folder)
+        #expect(misread.packedLayers[Self.q]!.format == .gptq)
+        #expect(try misread.matrix(Self.q + ".weight", as: Float.self) != layers[Self.q]!.dequantized(as: Float.self))
+    }
+
+    /// The error opening (or reading `read` of) a packed folder after `edit` rewrites its safetensors file.
+    func openFailure(_ edit: (inout [String: (DType, [Int], [UInt8])]) -> Void, read: String? = nil,
+                     config: QuantizationConfig? = QuantizationConfig(format: .gptq, bits: 4, groupSize: 32, symmetric: true)) throws -> PackedLinearError? {
+        let folder = temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try writePackedModel(in: folder, format: .gptq, config: config)
+        let url = folder.appendingPathComponent("model.safetensors")
+        var tensors: [String: (DType, [Int], [UInt8])] = [:]
+        do {
+            let file = try SafetensorsFile(contentsOf: url)
+            for name in file.tensorNames { tensors[name] = (file[name]!.dtype, file[name]!.shape, Array(try file.rawBytes(name))) }
+        }
+        edit(&tensors)
+        try FileManager.default.removeItem(at: url)
+        let writer = try SafetensorsWriter(url: url)
+        for (name, t) in tensors { try t.2.withUnsafeBytes { try writer.add(name: name, shape: t.1, dtype: t.0, rawBytes: $0) } }
+        try writer.finish()
+        do {
+            let model = try Checkpoint(path: folder)
+            if let read { _ = try model.matrix(read, as: Float.self) }
+            return nil
+        } catch let e as PackedLinearError {
+            #expect(e.file == url.path)
+            return e
+        }
+    }
+
+    @Test("a packed part missing or of the wrong dtype or shape is refused on open, naming the file and the tensor")
+    func hostile() throws {
+        let q = Self.q
+        #expect(try openFailure { $0[q + ".scales"] = nil }?.tensor == q + ".scales")
+        #expect(try openFailure { $0[q + ".qzeros"]!.0 = .f32 }?.tensor == q + ".qzeros")
+        #expect(try openFailure { $0[q + ".scales"]!.1 = [4, 16] }?.tensor == q + ".qweight", "out = 16 disagrees with qweight's 32 columns")
+        #expect(try openFailure { $0[q + ".g_idx"]!.2[0] = 9 }?.rule == .valueOutOfRange(index: 0, value: 9, limit: 2))
+        #expect(try openFailure { $0[q + ".weight"] = (.f16, [1], [0, 0]) }?.rule == .weightAlongside)
+        // The config says 8 bits: qweight's shape is wrong for it.
+        let eight = try openFailure({ _ in }, config: QuantizationConfig(format: .gptq, bits: 8, groupSize: 32, symmetric: true))
+        #expect(eight?.tensor == "model.layers.0.mlp.up_proj.qweight", "the first packed layer in natural order")
+        // Without a config, shapes that fit neither rule.
+        #expect(try openFailure({ $0[q + ".g_idx"] = nil; $0[q + ".qweight"]!.1 = [8, 32] }, config: nil)?.rule
+                == .unknownFormat("no g_idx (so not GPTQ), and qweight [8, 32] is not [in, out/8] for scales [2, 32] (so not AWQ)"))
+        // A non-finite scale shows when the layer is read.
+        let nan = try openFailure({ $0[q + ".scales"]!.2[1] = 0x7E }, read: q + ".weight")
+        #expect(nan?.tensor == q + ".scales" && nan?.rule == .nonFiniteScale(index: 0))
+    }
+
+    @Test("an unusable config is refused naming the file")
+    func badConfig() throws {
+        let folder = temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try writePackedModel(in: folder, format: .awq, config: nil)
+        let config = folder.appendingPathComponent("config.json")
+        try Data(#"{"quantization_config": {"quant_method": "awq", "bits": 4, "group_size": 32, "version": "gemv"}}"#.utf8).write(to: config)
+        #expect(throws: QuantizationConfigError(file: config.path, reason: "AWQ version \"gemv\" is not supported (Rankwise reads the GEMM layout, \"version\": \"gemm\")")) {
+            _ = try Checkpoint(path: folder)
+        }
+        try Data("{not json".utf8).write(to: config)
+        #expect(throws: QuantizationConfigError.self) { _ = try Checkpoint(path: folder) }
+    }
+}
+
+@Suite("Quantization configs")
+struct QuantizationConfigTests {
+    func parse(_ json: String) throws -> QuantizationConfig {
+        try QuantizationConfig(json: JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any], file: "config.json")
+    }
+
+    @Test("GPTQ keys, defaults, the v1 default, v2, meta values")
+    func gptq() throws {
+        let c = try parse(#"{"quant_method": "gptq", "bits": 4, "group_size": 128, "desc_act": true, "sym": false, "checkpoint_format": "gptq_v2", "meta": {"damp_percent": 0.05, "static_groups": false, "true_sequential": true}}"#)
+        #expect(c == QuantizationConfig(format: .gptqV2, bits: 4, groupSize: 128, descAct: true, symmetric: false, damp: 0.05, staticGroups: false, trueSequential: true))
+        let legacy = try parse(#"{"bits": 3, "group_size": -1, "damp_percent": 0.01, "desc_act": false, "static_groups": false, "sym": true, "true_sequential": true, "model_name_or_path": null}"#)
+        #expect(legacy.format == .gptq && legacy.quantMethod == "gptq" && legacy.bits == 3 && legacy.groupSize == nil && legacy.damp == 0.01)
+        #expect(try parse(#"{"quant_method": "gptq", "bits": 8, "format": "gptq_v2"}"#).format == .gptqV2)
+        #expect(try parse(#"{"quant_method": "gptq", "bits": 8}"#).groupSize == 128, "absent group_size: 128")
+        #expect(try parse(#"{"quant_method": "gptq", "bits": 4, "group_size": 1}"#).groupSize == 1)
+    }
+
+    @Test("AWQ keys and aliases; GEMM only")
+    func awq() throws {
+        let c = try parse(#"{"quant_method": "awq", "zero_point": true, "group_size": 64, "bits": 4, "version": "GEMM", "modules_to_not_convert": null}"#)
+        #expect(c.format == .awq && c.quantMethod == "awq" && c.groupSize == 64 && !c.symmetric && !c.descAct)
+        #expect(try parse(#"{"w_bit": 4, "q_group_size": 128, "zero_point": true, "version": "gemm"}"#).format == .awq)
+        for refused in [#"{"quant_method": "awq", "bits": 4, "version": "gemv"}"#, #"{"quant_method": "awq", "bits": 4, "version": "exllama"}"#,
+                        #"{"quant_method": "awq", "bits": 4, "zero_point": false}"#, #"{"quant_method": "awq", "bits": 3}"#] {
+            #expect(throws: QuantizationConfigError.self) { _ = try parse(refused) }
+        }
+    }
+
+    @Test("refused: other methods and formats, bad widths and group sizes, mistyped keys")
+    func refused() throws {
+        for json in [#"{"quant_method": "bitsandbytes", "bits": 4}"#, #"{"quant_method": "gptq", "bits": 4, "checkpoint_format": "marlin"}"#,
+                     #"{"quant_method": "gptq", "bits": 5}"#, #"{"quant_method": "gptq"}"#, #"{"quant_method": "gptq", "bits": 4, "group_size": 0}"#,
+                     #"{"quant_method": "gptq", "bits": "4"}"#, #"{"quant_method": "gptq", "bits": true}"#, #"{"quant_method": "gptq", "bits": 4, "sym": "yes"}"#] {
+            #expect(throws: QuantizationConfigError.self, "\(json)") { _ = try parse(json) }
+        }
+    }
+
+    @Test("jsonObject: the minimal GPTQ file, read back equal; AWQ's file")
+    func written() throws {
+        let c = QuantizationConfig(format: .gptq, bits: 4, groupSize: 128, descAct: false, symmetric: true, damp: 0.01, staticGroups: false, trueSequential: true)
+        let object = c.jsonObject(quantizer: "rankwise:0.1")
+        #expect(Set(object.keys) == ["quant_method", "bits", "group_size", "desc_act", "sym", "lm_head", "true_sequential", "damp_percent",
+                                     "static_groups", "checkpoint_format", "pack_dtype", "meta"])
+        #expect(object["checkpoint_format"] as? String == "gptq" && object["pack_dtype"] as? String == "int32" && object["lm_head"] as? Bool == false)
+        let meta = object["meta"] as! [String: Any]
+        #expect(meta["quantizer"] as? [String] == ["rankwise:0.1"] && meta["damp_percent"] as? Double == 0.01 && meta["static_groups"] as? Bool == false)
+        let text = try JSONSerialization.data(withJSONObject: object)
+        #expect(try QuantizationConfig(json: JSONSerialization.jsonObject(with: text) as! [String: Any], file: "x") == c)
+        let whole = QuantizationConfig(format: .gptqV2, bits: 2, groupSize: nil, symmetric: false)
+        #expect(whole.jsonObject(quantizer: "t")["group_size"] as? Int == -1)
+        #expect(try QuantizationConfig(json: whole.jsonObject(quantizer: "t"), file: "x") == whole)
+        let awq = QuantizationConfig(format: .awq, bits: 4, groupSize: 128, symmetric: false)
+        #expect(try QuantizationConfig(json: awq.jsonObject(quantizer: "t"), file: "x") == awq)
+        #expect(awq.jsonObject(quantizer: "t")["version"] as? String == "gemm")
+    }
+
+    @Test("model folders: config.json's quantization_config first, then quantize_config.json; nil without either")
+    func folders() throws {
+        let folder = temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(try QuantizationConfig(modelFolder: folder) == nil)
+        try Data(#"{"architectures": ["LlamaForCausalLM"]}"#.utf8).write(to: folder.appendingPathComponent("config.json"))
+        #expect(try QuantizationConfig(modelFolder: folder) == nil)
+        try Data(#"{"bits": 8, "group_size": -1, "sym": true}"#.utf8).write(to: folder.appendingPathComponent("quantize_config.json"))
+        #expect(try QuantizationConfig(modelFolder: folder)?.bits == 8)
+        try Data(#"{"quantization_config": {"quant_method": "gptq", "bits": 2, "group_size": 32}}"#.utf8).write(to: folder.appendingPathComponent("config.json"))
+        #expect(try QuantizationConfig(modelFolder: folder)?.bits == 2)
+        try Data(#"{"quantization_config": [1]}"#.utf8).write(to: folder.appendingPathComponent("config.json"))
+        #expect(throws: QuantizationConfigError.self) { _ = try QuantizationConfig(modelFolder: folder) }
+    }
+}
