@@ -378,6 +378,13 @@ public struct PackedLayerInfo: Sendable, Equatable, Codable {
     /// Data bytes of the dequantized weight: out · in · `dtype.size`.
     public var dequantizedBytes: Int { outFeatures * inFeatures * dtype.size }
 
+    /// JSON keys in snake case, as the config files spell them (`group_size`, `desc_act`); `group_size` is absent
+    /// for one group.
+    enum CodingKeys: String, CodingKey {
+        case format, bits, groupSize = "group_size", descAct = "desc_act", outFeatures = "out_features", inFeatures = "in_features"
+        case groupCount = "group_count", dtype, storedBytes = "stored_bytes", inferred
+    }
+
     /// A description of a packed layer (as `Checkpoint` builds it).
     public init(format: PackedFormat, bits: Int, groupSize: Int?, descAct: Bool, outFeatures: Int, inFeatures: Int, groupCount: Int,
                 dtype: DType, storedBytes: Int, inferred: Bool) {
