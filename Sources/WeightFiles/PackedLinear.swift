@@ -251,7 +251,7 @@ public struct PackedLinear: Sendable, Equatable {
         codes.withUnsafeBufferPointer { codes in
             qweight.withUnsafeMutableBufferPointer { words in
                 if format == .awq {
-                    for k in 0..<n { Self.packAWQRow(codes.baseAddress! + k, stride: n, count: out, into: words.baseAddress! + k * (out / 8)) }
+                    Self.packAWQ(codes.baseAddress!, out: out, in: n, into: words.baseAddress!)
                 } else {
                     for o in 0..<out {
                         BitStream.pack(codes.baseAddress! + o * n, count: n, bits: bits, into: words.baseAddress! + o, stride: out, words: shapes.qweight[0])
@@ -491,44 +491,51 @@ public struct PackedLinear: Sendable, Equatable {
 
     // MARK: Bit layouts
 
-    /// GPTQ `qweight` `[in·bits/32, out]` → codes `[out, in]`. 4- and 8-bit spread a whole word into bytes at once;
-    /// 2- and 3-bit go through `BitStream`. Tiled so that the transposed reads stay in cache.
+    /// GPTQ `qweight` `[in·bits/32, out]` → codes `[out, in]`, a chunk (one word; three for 3-bit) at a time: 2-, 4-
+    /// and 8-bit words are spread into bytes with shifts and masks (no loop over fields), 3-bit chunks are read as a
+    /// 64-bit and a 32-bit window with unrolled shifts. Tiled so that the transposed reads stay in cache.
     private static func unpackGPTQ(_ words: UnsafeRawPointer, bits: Int, out: Int, in n: Int, into codes: UnsafeMutablePointer<UInt8>) {
         let rows = n / 32 * bits + (n % 32) * bits / 32
+        let unit = bits == 3 ? 3 : 1, values = bits == 3 ? 32 : 32 / bits
+        let chunks = rows / unit
         let tile = 64
-        switch bits {
-        case 4, 8:
-            let perWord = 32 / bits
-            for r0 in stride(from: 0, to: rows, by: tile) {
-                for o0 in stride(from: 0, to: out, by: tile) {
-                    for o in o0..<Swift.min(o0 + tile, out) {
-                        let target = codes + o * n
-                        for r in r0..<Swift.min(r0 + tile, rows) {
-                            let w = UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * (r * out + o), as: UInt32.self))
-                            let place = UnsafeMutableRawPointer(target + r * perWord)
-                            if bits == 8 {
-                                place.storeBytes(of: w.littleEndian, as: UInt32.self)
-                            } else {
-                                // Nibble j → byte j: spread 32 bits over 64 (16, 8, then 4 bits apart).
-                                var x = UInt64(w)
-                                x = (x | x << 16) & 0x0000_FFFF_0000_FFFF
-                                x = (x | x << 8) & 0x00FF_00FF_00FF_00FF
-                                x = (x | x << 4) & 0x0F0F_0F0F_0F0F_0F0F
-                                place.storeBytes(of: x.littleEndian, as: UInt64.self)
+        @inline(__always) func word(_ r: Int, _ o: Int) -> UInt32 {
+            UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * (r * out + o), as: UInt32.self))
+        }
+        for c0 in stride(from: 0, to: chunks, by: tile) {
+            for o0 in stride(from: 0, to: out, by: tile) {
+                for o in o0..<Swift.min(o0 + tile, out) {
+                    for c in c0..<Swift.min(c0 + tile, chunks) {
+                        let target = codes + o * n + c * values
+                        let place = UnsafeMutableRawPointer(target)
+                        switch bits {
+                        case 8:
+                            place.storeBytes(of: word(c, o).littleEndian, as: UInt32.self)
+                        case 4:
+                            // Nibble j → byte j: spread 32 bits over 64 (16, 8, then 4 bits apart).
+                            var x = UInt64(word(c, o))
+                            x = (x | x << 16) & 0x0000_FFFF_0000_FFFF
+                            x = (x | x << 8) & 0x00FF_00FF_00FF_00FF
+                            x = (x | x << 4) & 0x0F0F_0F0F_0F0F_0F0F
+                            place.storeBytes(of: x.littleEndian, as: UInt64.self)
+                        case 2:
+                            // Each 16-bit half: fields j → byte j (24, 12, then 6 bits apart).
+                            let w = word(c, o)
+                            for half in 0..<2 {
+                                var x = UInt64(w >> (16 * UInt32(half)) & 0xFFFF)
+                                x = (x | x << 24) & 0x0000_00FF_0000_00FF
+                                x = (x | x << 12) & 0x000F_000F_000F_000F
+                                x = (x | x << 6) & 0x0303_0303_0303_0303
+                                place.storeBytes(of: x.littleEndian, toByteOffset: 8 * half, as: UInt64.self)
                             }
-                        }
-                    }
-                }
-            }
-        default:
-            let unit = bits / gcd(bits, 32), values = 32 / gcd(bits, 32)
-            let chunks = rows / unit
-            for c0 in stride(from: 0, to: chunks, by: tile) {
-                for o0 in stride(from: 0, to: out, by: tile) {
-                    for o in o0..<Swift.min(o0 + tile, out) {
-                        for c in c0..<Swift.min(c0 + tile, chunks) {
-                            BitStream.unpack(words + 4 * (c * unit * out + o), stride: out, words: unit, count: values, bits: bits,
-                                             into: codes + o * n + c * values)
+                        default:
+                            // 3-bit: values 0–20 in the low 63 bits of word0|word1, value 21 across bits 63–65,
+                            // values 22–31 from bit 2 of word2.
+                            let w2 = word(3 * c + 2, o)
+                            let low = UInt64(word(3 * c, o)) | UInt64(word(3 * c + 1, o)) << 32
+                            for j in 0..<21 { target[j] = UInt8(truncatingIfNeeded: low >> UInt64(3 * j)) & 7 }
+                            target[21] = UInt8(truncatingIfNeeded: low >> 63 | UInt64(w2 & 3) << 1)
+                            for j in 0..<10 { target[22 + j] = UInt8(truncatingIfNeeded: w2 >> UInt32(2 + 3 * j)) & 7 }
                         }
                     }
                 }
@@ -553,6 +560,22 @@ public struct PackedLinear: Sendable, Equatable {
                     // Slots 0..7 hold outputs 0, 2, 4, 6, 1, 3, 5, 7.
                     r0[k] = UInt8(w & 15); r2[k] = UInt8(w >> 4 & 15); r4[k] = UInt8(w >> 8 & 15); r6[k] = UInt8(w >> 12 & 15)
                     r1[k] = UInt8(w >> 16 & 15); r3[k] = UInt8(w >> 20 & 15); r5[k] = UInt8(w >> 24 & 15); r7[k] = UInt8(w >> 28)
+                }
+            }
+        }
+    }
+
+    /// Codes `[out, in]` → AWQ `qweight` `[in, out/8]`, the inverse of `unpackAWQ`, tiled the same way.
+    private static func packAWQ(_ codes: UnsafePointer<UInt8>, out: Int, in n: Int, into words: UnsafeMutablePointer<UInt32>) {
+        let columns = out / 8
+        let tile = 256
+        for k0 in stride(from: 0, to: n, by: tile) {
+            let k1 = Swift.min(k0 + tile, n)
+            for c in 0..<columns {
+                let r0 = codes + 8 * c * n, r1 = r0 + n, r2 = r1 + n, r3 = r2 + n, r4 = r3 + n, r5 = r4 + n, r6 = r5 + n, r7 = r6 + n
+                for k in k0..<k1 {
+                    let low = UInt32(r0[k]) | UInt32(r2[k]) << 4 | UInt32(r4[k]) << 8 | UInt32(r6[k]) << 12
+                    words[k * columns + c] = low | UInt32(r1[k]) << 16 | UInt32(r3[k]) << 20 | UInt32(r5[k]) << 24 | UInt32(r7[k]) << 28
                 }
             }
         }
