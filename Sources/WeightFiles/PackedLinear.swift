@@ -388,6 +388,7 @@ public struct PackedLinear: Sendable, Equatable {
         }
         let source = gIndex == nil ? "qweight" : "g_idx"
         guard n >= 1 else { throw PackedLinearError(tensor: source, rule: .invalidDimension("in = 0")) }
+        _ = try checkedProduct([out, n, 8], tensor: source)   // the codes and the dequantized weight (up to F64) fit
         try checkPackable(format, bits: bits, out: out, in: n, groups: groups, tensor: source)
         let expected = storedShapes(format, bits: bits, out: out, in: n, groups: groups)
         for (suffix, found, shape) in [("qweight", qweight, expected.qweight), ("qzeros", qzeros, expected.qzeros)] where found != shape {

@@ -267,6 +267,7 @@ struct PackedHostileTests {
         // Shapes whose size overflows.
         #expect(try failure { $0["qzeros"]!.shape = [Int.max / 2, 3] }?.rule == .sizeOverflow)
         #expect(try failure { $0["scales"]!.shape = [-1, 16] }?.tensor == "scales")
+        #expect(try failure { $0["g_idx"]!.shape = [1 << 40]; $0["scales"]!.shape = [2, 1 << 30] }?.rule == .sizeOverflow, "out · in overflows")
         // The group count disagrees with the group size.
         #expect(try failure(groupSize: 16) { _ in }?.rule == .groupCountMismatch(found: 2, expected: 4, inFeatures: 64, groupSize: 16))
         #expect(try failure(groupSize: 0) { _ in }?.rule == .invalidGroupSize(0))
