@@ -242,12 +242,43 @@ public struct ConvertJob {
     }
 }
 
-/// What `inspect` shows of a model: its tensors, totals by dtype, metadata.
+/// What `inspect` shows of a model: its tensors, totals by dtype, metadata, and for a GPTQ/AWQ model its packed
+/// layers.
 public struct ModelSummary: Codable, Sendable {
     /// One tensor as `inspect` lists it.
     public struct Tensor: Codable, Sendable {
-        /// Its name, dtype (`F32`, `BF16`, …), shape, element count and data bytes.
+        /// Its name, dtype (`F32`, `BF16`, …), shape, element count and data bytes. A packed layer's `P.weight` is
+        /// listed as presented: the scales' dtype, `[out, in]`, and the bytes of its dequantized values.
         public var name: String, dtype: String, shape: [Int], parameters: Int, bytes: Int
+        /// For a packed layer's `P.weight`: how it is stored (format, bits, group size, act-order, stored bytes);
+        /// nil (absent in JSON) for a stored tensor.
+        public var packed: PackedLayerInfo?
+    }
+    /// The packed (GPTQ/AWQ) layers of a model.
+    public struct Quantization: Codable, Sendable {
+        /// `gptq` (v1), `gptq_v2` or `awq`, of the first packed layer in natural order (see `uniform`).
+        public var format: String
+        /// Bits per code, of the first packed layer.
+        public var bits: Int
+        /// Inputs per group of the first packed layer; nil (absent in JSON) for one group of all inputs.
+        public var groupSize: Int?
+        /// Whether any packed layer is act-ordered (GPTQ `desc_act`: `g_idx` not `k / groupSize`).
+        public var actOrder: Bool
+        /// The number of packed layers.
+        public var layers: Int
+        /// Whether every packed layer has the same format, bits and group size (each tensor's `packed` has its own).
+        public var uniform: Bool
+        /// Whether format, bits and group size were inferred from the shapes (no quantization config beside the model).
+        public var inferred: Bool
+        /// Tensor data bytes of the whole model as stored: packed parts as packed (headers not counted).
+        public var storedBytes: Int
+        /// Tensor data bytes of the whole model with every packed layer dequantized (the summary's `bytes`).
+        public var dequantizedBytes: Int
+
+        enum CodingKeys: String, CodingKey {
+            case format, bits, groupSize = "group_size", actOrder = "act_order", layers, uniform, inferred
+            case storedBytes = "stored_bytes", dequantizedBytes = "dequantized_bytes"
+        }
     }
     /// The totals for one dtype.
     public struct Total: Codable, Sendable {
@@ -268,14 +299,21 @@ public struct ModelSummary: Codable, Sendable {
     public var bytes: Int
     /// `__metadata__` of the first shard.
     public var metadata: [String: String]
+    /// For a model with packed (GPTQ/AWQ) layers: their format, bits, group size, act-order, count, and the
+    /// model's stored and dequantized sizes; nil (absent in JSON) for a float model.
+    public var quantization: Quantization?
 
-    /// Summarises an opened model from its headers alone (no tensor data is read); `path` is recorded as given.
+    /// Summarises an opened model from its headers alone (no tensor data is read beyond what `Checkpoint` read on
+    /// open); `path` is recorded as given. Packed layers are listed as their dequantized `P.weight`, so `tensors`,
+    /// `totals`, `parameters` and `bytes` describe the model as jobs read it; `quantization` says what is stored.
     public init(_ model: Checkpoint, path: String) {
         self.path = path
         files = model.files.map(\.url.path)
         tensors = model.tensorNames.map { name in
             let info = model[name]!
-            return Tensor(name: name, dtype: info.dtype.rawValue, shape: info.shape, parameters: info.elementCount, bytes: info.byteCount)
+            let packed = model.isDequantized(name) ? model.packedLayers[moduleName(name)] : nil
+            return Tensor(name: name, dtype: info.dtype.rawValue, shape: info.shape, parameters: info.elementCount, bytes: info.byteCount,
+                          packed: packed)
         }
         var totals: [String: Total] = [:]
         for t in tensors {
@@ -287,5 +325,14 @@ public struct ModelSummary: Codable, Sendable {
         parameters = tensors.map(\.parameters).reduce(0, +)
         bytes = tensors.map(\.bytes).reduce(0, +)
         metadata = model.metadata
+        let packed = model.packedLayers.sorted { naturalOrder($0.key, $1.key) }.map(\.value)
+        if let first = packed.first {
+            quantization = Quantization(
+                format: first.format.rawValue, bits: first.bits, groupSize: first.groupSize, actOrder: packed.contains { $0.descAct },
+                layers: packed.count,
+                uniform: packed.allSatisfy { ($0.format, $0.bits, $0.groupSize) == (first.format, first.bits, first.groupSize) },
+                inferred: first.inferred, storedBytes: model.storedTensorNames.reduce(0) { $0 + model[$1]!.byteCount },
+                dequantizedBytes: bytes)
+        }
     }
 }

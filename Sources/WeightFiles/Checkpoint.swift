@@ -4,14 +4,34 @@ import LinearAlgebra
 /// A model stored as one safetensors file or as shards: `path` may be a
 /// `.safetensors` file, a `*.safetensors.index.json` (with `weight_map`), or
 /// a folder holding either. All shards read as one set of tensors.
+///
+/// **Packed layers.** A module `P` stored packed (GPTQ or AWQ: `P.qweight`, `P.qzeros`, `P.scales`, and for GPTQ
+/// `P.g_idx`; see `PackedLinear`) is presented as its dequantized weight `P.weight` `[out, in]`, a *virtual*
+/// tensor: `tensorNames` lists it instead of the packed parts, `self[P.weight]` describes it (dtype: the scales'
+/// dtype, usually F16), and `matrix`, `array` and `rawBytes` decode and dequantize it, one layer at a time, so that
+/// every job reading a checkpoint works on GPTQ and AWQ models unchanged. `packedLayers` and `storedTensorNames`
+/// tell what is really stored; the packed parts stay readable by their own names.
 public final class Checkpoint: @unchecked Sendable {
     /// What the caller named.
     public let url: URL
     /// The shard files, in name order.
     public let files: [SafetensorsFile]
-    /// Tensor names across all shards, in natural order (layer 2 before layer 10).
+    /// Tensor names across all shards, in natural order (layer 2 before layer 10), with each packed layer `P`
+    /// listed as `P.weight` in place of its stored parts (`P.qweight`, `P.qzeros`, `P.scales`, `P.g_idx`).
     public let tensorNames: [String]
+    /// The tensor names as stored in the shards, in natural order (packed parts included, virtual weights not).
+    public let storedTensorNames: [String]
+    /// The packed layers by module name (`model.layers.0.self_attn.q_proj`); empty for a float model.
+    public let packedLayers: [String: PackedLayerInfo]
+    /// The quantization config found beside the model (`config.json`'s `quantization_config` or
+    /// `quantize_config.json`), read only when the model has packed layers; nil otherwise or when there is none.
+    public let quantizationConfig: QuantizationConfig?
     private let owner: [String: SafetensorsFile]
+    /// Virtual weights by name (`P.weight`).
+    private let virtualWeights: [String: VirtualWeight]
+    /// Dequantized bytes handed out by `rawBytes` for virtual weights, kept until `evict` or deinit.
+    private var dequantizedBuffers: [String: UnsafeMutableRawBufferPointer] = [:]
+    private let bufferLock = NSLock()
 
     /// Opens the model at `url` and every shard it names; tensor data is mapped, not read.
     ///
@@ -21,9 +41,21 @@ public final class Checkpoint: @unchecked Sendable {
     /// beside it (a model written as shards). The index and the shards must agree exactly: each mapped tensor is in
     /// its shard, each shard tensor is in the map.
     ///
+    /// Packed layers are found by their `P.qweight` tensors. Their format, bits and group size come from the
+    /// quantization config in the model's folder (the folder given, or the folder of the file or index; see
+    /// `QuantizationConfig.init(modelFolder:)`). Without one they are inferred per layer, and
+    /// `PackedLayerInfo.inferred` says so: a layer with `g_idx` is GPTQ **v1** with
+    /// `bits = qweight rows · 32 / in` (in = `g_idx` length); a layer without `g_idx` whose `qweight` is
+    /// `[in, out/8]` (out = `scales` columns) is AWQ 4-bit; the group size is the one that gives the `scales` row
+    /// count (⌈in / G⌉; none for one group). A v2 checkpoint without its config would be read with zero points off
+    /// by one: keep the config beside such a model. Every packed part's dtype and shape is checked on open, and each
+    /// `g_idx` is read (4·in bytes) to tell act-order layers and to check its range.
+    ///
     /// - Throws: `CheckpointError` for a path that leads to no single set of tensors or an inconsistent index,
     ///   `FileAccessError` for an index that cannot be read (or is over 256 MiB), and `SafetensorsError` for a shard
-    ///   that breaks the format.
+    ///   that breaks the format; for packed layers, `PackedLinearError` naming the file and the tensor (a part
+    ///   missing or of the wrong dtype or shape, a stored `P.weight` beside `P.qweight`, a format that cannot be
+    ///   inferred) and `QuantizationConfigError` for an unusable config.
     public init(path url: URL) throws {
         self.url = url
         var isFolder: ObjCBool = false
@@ -96,7 +128,18 @@ public final class Checkpoint: @unchecked Sendable {
             self.owner = owner
             files = opened.keys.sorted().map { opened[$0]! }
         }
-        tensorNames = owner.keys.sorted(by: naturalOrder)
+        storedTensorNames = owner.keys.sorted(by: naturalOrder)
+        let folder = isFolder.boolValue ? url : (indexURL ?? url).deletingLastPathComponent()
+        let packed = try Self.findPackedLayers(owner, names: storedTensorNames, folder: folder)
+        packedLayers = packed.layers
+        virtualWeights = packed.weights
+        quantizationConfig = packed.config
+        let replaced = Set(packed.weights.values.flatMap { $0.parts.values })
+        tensorNames = (storedTensorNames.filter { !replaced.contains($0) } + packed.weights.keys).sorted(by: naturalOrder)
+    }
+
+    deinit {
+        for buffer in dequantizedBuffers.values { buffer.deallocate() }
     }
 
     /// An index is JSON text of a few MB even for the largest models.
@@ -105,11 +148,16 @@ public final class Checkpoint: @unchecked Sendable {
     /// Opens the checkpoint at a file-system path; see `init(path:)` taking a URL.
     public convenience init(path: String) throws { try self.init(path: URL(fileURLWithPath: path)) }
 
-    /// The tensor's dtype, shape and byte range in the shard that holds it, or nil when no shard does.
-    public subscript(name: String) -> TensorInfo? { owner[name]?[name] }
+    /// The tensor's dtype, shape and byte range in the shard that holds it, or nil when no shard does. For a packed
+    /// layer's virtual `P.weight`: the scales' dtype, shape `[out, in]` and `dataOffsets` `0..<byteCount` (its
+    /// dequantized bytes, as `rawBytes` returns them).
+    public subscript(name: String) -> TensorInfo? { owner[name]?[name] ?? virtualWeights[name]?.info }
 
-    /// The shard holding a tensor.
+    /// The shard holding a stored tensor; nil for a virtual (dequantized) weight, which no shard holds.
     public func file(holding name: String) -> SafetensorsFile? { owner[name] }
+
+    /// Whether `name` is a packed layer's virtual weight `P.weight` (dequantized on read, not stored).
+    public func isDequantized(_ name: String) -> Bool { virtualWeights[name] != nil }
 
     /// `__metadata__` of the first shard.
     public var metadata: [String: String] { files.first?.metadata ?? [:] }
@@ -117,30 +165,240 @@ public final class Checkpoint: @unchecked Sendable {
     /// A 1-D or 2-D floating tensor as a matrix converted to `T` (`[out, in]` for a weight; 1-D becomes a 1×n row),
     /// read from the shard that holds it. Throws `SafetensorsError`: `noSuchTensor` (naming this checkpoint's path),
     /// `wrongRank` or `notFloatingPoint`.
+    ///
+    /// A packed layer's virtual `P.weight` is decoded and dequantized (`PackedLinear.dequantized(as:)`: computed in
+    /// Float, not rounded to the dtype `self[P.weight]` names), O(out·in); its packed parts' pages are then evicted.
+    /// Decoding throws `PackedLinearError` naming the file and tensor.
     public func matrix<T: Scalar>(_ name: String, as type: T.Type = T.self) throws -> Matrix<T> {
+        if let weight = virtualWeights[name] { return try decode(weight).dequantized() }
         guard let file = owner[name] else { throw SafetensorsError(file: url.path, tensor: name, rule: .noSuchTensor) }
         return try file.matrix(name)
     }
 
     /// A floating tensor of any rank, flattened in row-major order and converted to `T` (exact when widening).
-    /// Throws `SafetensorsError`: `noSuchTensor` (naming this checkpoint's path) or `notFloatingPoint`.
+    /// Throws `SafetensorsError`: `noSuchTensor` (naming this checkpoint's path) or `notFloatingPoint`. A virtual
+    /// `P.weight` gives `matrix(P.weight).elements`.
     public func array<T: Scalar>(_ name: String, as type: T.Type = T.self) throws -> [T] {
+        if let weight = virtualWeights[name] { return try decode(weight).dequantized(as: T.self).elements }
         guard let file = owner[name] else { throw SafetensorsError(file: url.path, tensor: name, rule: .noSuchTensor) }
         return try file.array(name)
     }
 
     /// The tensor's stored little-endian bytes in its shard's mapping, valid while this checkpoint lives; any dtype.
     /// Throws `SafetensorsError.noSuchTensor` naming this checkpoint's path.
+    ///
+    /// For a packed layer's virtual `P.weight`: its dequantized values rounded to its dtype (nearest even), in a
+    /// buffer this checkpoint allocates on the first call and keeps until `evict(P.weight)` (or until the
+    /// checkpoint is deinitialised); later calls return the same buffer. Reading the pointer after `evict` is a use
+    /// after free. Decoding throws `PackedLinearError`. Memory: the buffer plus one Float row block while it is filled.
     public func rawBytes(_ name: String) throws -> UnsafeRawBufferPointer {
+        if let weight = virtualWeights[name] { return try dequantizedBytes(weight) }
         guard let file = owner[name] else { throw SafetensorsError(file: url.path, tensor: name, rule: .noSuchTensor) }
         return try file.rawBytes(name)
     }
 
-    /// Drops a tensor's pages from resident memory (see `SafetensorsFile.evict`).
-    public func evict(_ name: String) { owner[name]?.evict(name) }
+    /// Drops a tensor's pages from resident memory (see `SafetensorsFile.evict`). For a virtual `P.weight`: frees
+    /// the buffer `rawBytes` returned (invalidating it) and evicts the packed parts' pages.
+    public func evict(_ name: String) {
+        if let weight = virtualWeights[name] {
+            bufferLock.lock()
+            dequantizedBuffers.removeValue(forKey: name)?.deallocate()
+            bufferLock.unlock()
+            for part in weight.parts.values { owner[part]?.evict(part) }
+            return
+        }
+        owner[name]?.evict(name)
+    }
 
     /// Every file path this checkpoint reads (for refusing to overwrite inputs).
     public var inputURLs: [URL] { files.map(\.url) + [url] }
+
+    // MARK: Packed layers
+
+    /// A packed layer's virtual weight: how to decode it and what it presents.
+    private struct VirtualWeight {
+        var module: String
+        var format: PackedFormat
+        var bits: Int
+        var groupSize: Int?
+        /// The stored parts used, full names by suffix.
+        var parts: [String: String]
+        var info: TensorInfo
+    }
+
+    /// Decodes a packed layer from its stored parts (copied out of the mapping), then evicts their pages.
+    private func decode(_ weight: VirtualWeight) throws -> PackedLinear {
+        var tensors: [String: PackedTensor] = [:]
+        for (suffix, name) in weight.parts {
+            let file = owner[name]!, info = file[name]!
+            tensors[suffix] = PackedTensor(suffix: suffix, dtype: info.dtype, shape: info.shape, bytes: Array(try file.rawBytes(name)))
+        }
+        defer { for name in weight.parts.values { owner[name]?.evict(name) } }
+        do {
+            return try PackedLinear(format: weight.format, bits: weight.bits, groupSize: weight.groupSize, tensors: tensors)
+        } catch var error as PackedLinearError {
+            let suffix = error.tensor ?? "qweight"
+            error.tensor = weight.module + "." + suffix
+            error.file = (owner[weight.module + "." + suffix] ?? owner[weight.parts["qweight"]!])?.url.path
+            throw error
+        }
+    }
+
+    /// The virtual weight's dequantized bytes in its dtype, from the kept buffer or filled now, 64 rows at a time.
+    private func dequantizedBytes(_ weight: VirtualWeight) throws -> UnsafeRawBufferPointer {
+        bufferLock.lock()
+        defer { bufferLock.unlock() }
+        let name = weight.info.name
+        if let buffer = dequantizedBuffers[name] { return UnsafeRawBufferPointer(buffer) }
+        let layer = try decode(weight)
+        let n = layer.inFeatures, dtype = weight.info.dtype
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: weight.info.byteCount, alignment: 64)
+        let block = Swift.max(1, Swift.min(layer.outFeatures, (1 << 20) / Swift.max(n, 1)))
+        let rows = UnsafeMutablePointer<Float>.allocate(capacity: block * n)
+        defer { rows.deallocate() }
+        for first in stride(from: 0, to: layer.outFeatures, by: block) {
+            let count = Swift.min(block, layer.outFeatures - first)
+            layer.dequantize(rows: first..<(first + count), into: rows)
+            ElementConversion.encode(UnsafeBufferPointer(start: rows, count: count * n), as: dtype,
+                                     into: buffer.baseAddress! + first * n * dtype.size)
+        }
+        dequantizedBuffers[name] = buffer
+        return UnsafeRawBufferPointer(buffer)
+    }
+
+    /// Finds the packed layers among the stored tensors (by `P.qweight`), checks their parts' headers, reads their
+    /// `g_idx`, and builds their virtual weights.
+    private static func findPackedLayers(_ owner: [String: SafetensorsFile], names: [String], folder: URL)
+        throws -> (layers: [String: PackedLayerInfo], weights: [String: VirtualWeight], config: QuantizationConfig?) {
+        let modules = names.filter { $0.hasSuffix(".qweight") }.map { String($0.dropLast(".qweight".count)) }
+        guard !modules.isEmpty else { return ([:], [:], nil) }
+        let config = try QuantizationConfig(modelFolder: folder)
+        var layers: [String: PackedLayerInfo] = [:], weights: [String: VirtualWeight] = [:]
+        for module in modules {
+            let qweightFile = owner[module + ".qweight"]!
+            func located(_ error: PackedLinearError) -> PackedLinearError {
+                var e = error
+                let suffix = e.tensor ?? "qweight"
+                e.tensor = module + "." + suffix
+                e.file = (owner[module + "." + suffix] ?? qweightFile).url.path
+                return e
+            }
+            do {
+                if owner[module + ".weight"] != nil { throw PackedLinearError(tensor: "weight", rule: .weightAlongside) }
+                var headers: [String: (dtype: DType, shape: [Int])] = [:]
+                for suffix in PackedLinear.parts {
+                    if let info = owner[module + "." + suffix]?[module + "." + suffix] { headers[suffix] = (info.dtype, info.shape) }
+                }
+                let format: PackedFormat, bits: Int, groupSize: Int?
+                if let config {
+                    (format, bits, groupSize) = (config.format, config.bits, config.groupSize)
+                } else {
+                    (format, bits, groupSize) = try inferFormat(headers)
+                }
+                let layout = try PackedLinear.layout(format: format, bits: bits, groupSize: groupSize, headers: headers)
+                let used = PackedLinear.parts.filter { headers[$0] != nil && !(format == .awq && $0 == "g_idx") }
+                var parts: [String: String] = [:]
+                for suffix in used { parts[suffix] = module + "." + suffix }
+                // Act-order: g_idx is not k / groupSize (its range is checked too).
+                var actOrder = false
+                if let gName = parts["g_idx"], let gFile = owner[gName] {
+                    let raw = try gFile.rawBytes(gName)
+                    let groupIndex = try PackedLinear.decodeGroupIndex(raw, dtype: headers["g_idx"]!.dtype, count: layout.inFeatures, groups: layout.groupCount)
+                    gFile.evict(gName)
+                    let size = layout.groupSize ?? layout.inFeatures
+                    actOrder = groupIndex.indices.contains { Int(groupIndex[$0]) != $0 / size }
+                }
+                let dtype = headers["scales"]!.dtype
+                let bytes = try checkedProduct([layout.outFeatures, layout.inFeatures, dtype.size], tensor: "qweight")
+                let stored = used.reduce(0) { $0 + owner[module + "." + $1]![module + "." + $1]!.byteCount }
+                let name = module + ".weight"
+                layers[module] = PackedLayerInfo(format: format, bits: bits, groupSize: layout.groupSize, descAct: actOrder,
+                                                 outFeatures: layout.outFeatures, inFeatures: layout.inFeatures, groupCount: layout.groupCount,
+                                                 dtype: dtype, storedBytes: stored, inferred: config == nil)
+                weights[name] = VirtualWeight(module: module, format: format, bits: bits, groupSize: layout.groupSize, parts: parts,
+                                              info: TensorInfo(name: name, dtype: dtype, shape: [layout.outFeatures, layout.inFeatures],
+                                                               dataOffsets: 0..<bytes))
+            } catch let error as PackedLinearError {
+                throw located(error)
+            }
+        }
+        return (layers, weights, config)
+    }
+
+    /// The format, bits and group size of a packed layer without a config (see `init(path:)`).
+    private static func inferFormat(_ headers: [String: (dtype: DType, shape: [Int])]) throws -> (PackedFormat, Int, Int?) {
+        let (qweight, _, scales, gIndex) = try PackedLinear.checkParts(format: .gptq, headers: headers)
+        let (groups, out) = (scales[0], scales[1])
+        let n: Int, format: PackedFormat, bits: Int
+        if let gIndex {
+            n = gIndex[0]
+            let (stream, overflow) = qweight[0].multipliedReportingOverflow(by: 32)
+            guard n > 0, !overflow, stream % n == 0, PackedFormat.gptq.supportedBits.contains(stream / n) else {
+                throw PackedLinearError(tensor: "qweight", rule: .unknownFormat("qweight \(qweight) with g_idx [\(n)] gives no GPTQ bit width (rows · 32 / in)"))
+            }
+            (format, bits) = (.gptq, stream / n)
+        } else if qweight[1] > 0, qweight[1].multipliedReportingOverflow(by: 8) == (out, false) {
+            (n, format, bits) = (qweight[0], .awq, 4)
+        } else {
+            throw PackedLinearError(tensor: "qweight", rule: .unknownFormat("no g_idx (so not GPTQ), and qweight \(qweight) is not [in, out/8] for scales \(scales) (so not AWQ)"))
+        }
+        guard groups > 1 else { return (format, bits, nil) }
+        guard n > 0 else { return (format, bits, 1) }
+        let size = (n + groups - 1) / groups
+        guard (n + size - 1) / size == groups, format != .awq || n % groups == 0 else {
+            throw PackedLinearError(tensor: "scales", rule: .unknownFormat("\(groups) groups of in = \(n) inputs match no group size"))
+        }
+        return (format, bits, size)
+    }
+}
+
+/// What a checkpoint's packed layer is: how it is stored and what it presents.
+public struct PackedLayerInfo: Sendable, Equatable, Codable {
+    /// The stored layout.
+    public var format: PackedFormat
+    /// Bits per code.
+    public var bits: Int
+    /// Inputs per group; nil for one group of all inputs.
+    public var groupSize: Int?
+    /// Act-order (GPTQ `desc_act`): the layer's `g_idx` is not `k / groupSize`.
+    public var descAct: Bool
+    /// Rows of the weight (out).
+    public var outFeatures: Int
+    /// Columns of the weight (in).
+    public var inFeatures: Int
+    /// The number of groups G.
+    public var groupCount: Int
+    /// The dtype of the presented `P.weight`: the stored scales' dtype (F16 as GPTQ and AWQ write them).
+    public var dtype: DType
+    /// Data bytes of the packed parts as stored (`qweight`, `qzeros`, `scales`, `g_idx`; a bias not included).
+    public var storedBytes: Int
+    /// True when format, bits and group size were inferred from the shapes, there being no quantization config.
+    public var inferred: Bool
+
+    /// Data bytes of the dequantized weight: out · in · `dtype.size`.
+    public var dequantizedBytes: Int { outFeatures * inFeatures * dtype.size }
+
+    /// JSON keys in snake case, as the config files spell them (`group_size`, `desc_act`); `group_size` is absent
+    /// for one group.
+    enum CodingKeys: String, CodingKey {
+        case format, bits, groupSize = "group_size", descAct = "desc_act", outFeatures = "out_features", inFeatures = "in_features"
+        case groupCount = "group_count", dtype, storedBytes = "stored_bytes", inferred
+    }
+
+    /// A description of a packed layer (as `Checkpoint` builds it).
+    public init(format: PackedFormat, bits: Int, groupSize: Int?, descAct: Bool, outFeatures: Int, inFeatures: Int, groupCount: Int,
+                dtype: DType, storedBytes: Int, inferred: Bool) {
+        self.format = format
+        self.bits = bits
+        self.groupSize = groupSize
+        self.descAct = descAct
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+        self.groupCount = groupCount
+        self.dtype = dtype
+        self.storedBytes = storedBytes
+        self.inferred = inferred
+    }
 }
 
 /// A checkpoint path that does not lead to a usable set of tensors.

@@ -219,10 +219,17 @@ public final class SafetensorsWriter {
         }
     }
 
-    /// Adds tensor `tensor` of `model` (whichever shard holds it) under the same name, copied as stored.
+    /// Adds tensor `tensor` of `model` (whichever shard holds it) under the same name, copied as stored. A packed
+    /// layer's virtual `P.weight` is written as its dequantized bytes in its dtype (`Checkpoint.rawBytes`), and then
+    /// evicted so that its buffer does not outlive the copy.
     public func add(copying tensor: String, from model: Checkpoint) throws {
-        guard let file = model.file(holding: tensor) else { throw SafetensorsError(file: model.url.path, tensor: tensor, rule: .noSuchTensor) }
-        try add(name: tensor, copying: tensor, from: file)
+        if let file = model.file(holding: tensor) {
+            try add(name: tensor, copying: tensor, from: file)
+            return
+        }
+        guard let info = model[tensor] else { throw SafetensorsError(file: model.url.path, tensor: tensor, rule: .noSuchTensor) }
+        defer { model.evict(tensor) }
+        try add(name: tensor, shape: info.shape, dtype: info.dtype, rawBytes: try model.rawBytes(tensor))
     }
 
     /// Registers a tensor of `byteCount` bytes and lets `produce` hand its

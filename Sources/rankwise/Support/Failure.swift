@@ -23,6 +23,10 @@ struct FailureReport {
             (message, file, tensor) = (e.description, e.file, e.tensor)
         case let e as FileAccessError:
             (message, file) = (e.description, e.path)
+        case let e as PackedLinearError:
+            (message, file, tensor) = (e.description, e.file, e.tensor)
+        case let e as QuantizationConfigError:
+            (message, file) = (e.description, e.file)
         case let e as NPYError:
             (message, file) = (e.description, e.file)
         case let e as CSVError:
