@@ -6,19 +6,19 @@ Writes Tests/Fixtures/gptq_reference.safetensors (safetensors written by hand:
 of 8, tensors packed without gaps in header order). Floating-point data is F64.
 
 Inputs (seeded):
-  W   F64 [12, 256]   rows with scales from 0.01 to 3; row 0 has no negative value
+  W   F64 [12, 192]   rows with scales from 0.01 to 3; row 0 has no negative value
                       (exercises the symmetric quantizer's xmin = 0 quirk), row 11 is
                       all zero (the [-1, 1] range; its asym zero is round(maxq / 2),
                       a half-to-even tie in float64).
-  H   F64 [256, 256]  XᵀX (raw Gram sum, exactly symmetric) of X [768, 256] = Z·M with
-                      correlated columns, columns 3, 100, 201 ×20, and columns 37 and 130
+  H   F32 [192, 192]  XᵀX (raw Gram sum, exactly symmetric) of X [768, 192] = Z·M with
+                      correlated columns, columns 3, 100, 171 ×20, and columns 37 and 130
                       all zero (dead: H[i,i] = 0).
 Cases caseK (gptq unless noted, damp 0.01 of mean diag, block size 128):
-  codes U8 [12,256] (original column order), scales F64 [12,G], zeros F64 [12,G]
-  (integer values), g_idx I32 [256], loss F64 [1];
+  codes U8 [12,192] (original column order), scales F64 [12,G], zeros F64 [12,G]
+  (integer values), g_idx I32 [192], loss F64 [1];
   metadata caseK.config = JSON {"method","bits","group_size","sym","act_order",
   "static_groups","damp"} and caseK.rounding_margin (how far the case is from a tie).
-Cases sparseK (SparseGPT): weight F64 [12,256], mask U8 [12,256] (1 = pruned),
+Cases sparseK (SparseGPT): weight F64 [12,192], mask U8 [12,192] (1 = pruned),
   loss F64 [1]; metadata sparseK.config = JSON {"method","sparsity","prunen","prunem",
   "bits","sym","blocksize","damp"} (bits null = no quantization).
 
@@ -36,8 +36,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gptq_reference as ref  # noqa: E402
 
 PATH = os.path.join("Tests", "Fixtures", "gptq_reference.safetensors")
-ROWS, COLS, TOKENS = 12, 256, 768
-DEAD, LOUD = (37, 130), (3, 100, 201)
+ROWS, COLS, TOKENS = 12, 192, 768
+DEAD, LOUD = (37, 130), (3, 100, 171)
 DAMP = 0.01
 
 GPTQ_CASES = [  # (method, bits, group_size, sym, act_order, static_groups)
@@ -67,7 +67,8 @@ def inputs():
     X[:, list(LOUD)] *= 20
     X[:, list(DEAD)] = 0
     H = X.T @ X
-    return W, (H + H.T) / 2
+    # Stored as F32 to keep the fixture small; the reference runs on exactly those values (widened).
+    return W, ((H + H.T) / 2).astype(np.float32).astype(np.float64)
 
 
 def run(method, bits, gs, sym, act, static, W, H, dtype):
@@ -81,7 +82,7 @@ def run(method, bits, gs, sym, act, static, W, H, dtype):
 
 def write_safetensors(path, tensors, metadata):
     """tensors: list of (name, dtype, array), written in this order, packed."""
-    codes = {"F64": "<f8", "I32": "<i4", "U8": "u1"}
+    codes = {"F64": "<f8", "F32": "<f4", "I32": "<i4", "U8": "u1"}
     header, blobs, offset = {"__metadata__": metadata}, [], 0
     for name, dtype, array in tensors:
         blob = np.ascontiguousarray(array, dtype=codes[dtype]).tobytes()
@@ -104,7 +105,7 @@ def read_safetensors(path):
     assert n % 8 == 0
     header = json.loads(data[8:8 + n])
     meta = header.pop("__metadata__")
-    codes = {"F64": "<f8", "I32": "<i4", "U8": "u1"}
+    codes = {"F64": "<f8", "F32": "<f4", "I32": "<i4", "U8": "u1"}
     body, out, end = data[8 + n:], {}, 0
     for name, info in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
         a, b = info["data_offsets"]
@@ -117,7 +118,7 @@ def read_safetensors(path):
 
 def main():
     W, H = inputs()
-    tensors = [("W", "F64", W), ("H", "F64", H)]
+    tensors = [("W", "F64", W), ("H", "F32", H)]
     metadata = {
         "format": "pt",
         "source": "scripts/make_gptq_fixtures.py (numpy reference scripts/gptq_reference.py)",

@@ -20,6 +20,14 @@ public struct ModelReport: Codable, Sendable {
     public var overflows: [String: Int]
     /// Wall-clock seconds for the whole job.
     public var seconds: Double
+    /// Bytes on disk of the input model's weight files, where the job reports it (packed quantization: the size
+    /// before, beside `bytes` after).
+    public var inputBytes: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case output, files, bytes, tensors, layers, overflows, seconds
+        case inputBytes = "input_bytes"
+    }
 }
 
 /// A model copied tensor by tensor into a new safetensors file (or shards),
@@ -110,33 +118,6 @@ func finishReport(_ writer: SafetensorsWriter, output: URL, tensors: Int, layers
     }
     return ModelReport(output: output.path, files: writer.writtenFiles.map(\.path), bytes: totalSize(writer.writtenFiles),
                        tensors: tensors, layers: layers, overflows: writer.overflows, seconds: secondsSince(start))
-}
-
-/// Round-to-nearest fake quantisation of the selected layers (stored
-/// dequantised); each layer reports its relative Frobenius error.
-public struct QuantizeJob {
-    /// The model, output and selection; `quantizer` replaces each selected weight.
-    public var rewrite: ModelRewrite
-    /// The round-to-nearest quantiser: bits per weight, group size along the input dimension, symmetric or not.
-    public var quantizer: RoundToNearest
-
-    /// A job quantising `rewrite`'s selected layers with `quantizer`.
-    public init(rewrite: ModelRewrite, quantizer: RoundToNearest) {
-        self.rewrite = rewrite
-        self.quantizer = quantizer
-    }
-
-    /// Writes the quantised model; each layer reports `bits` and `relativeError` = ‖W − Q‖_F / ‖W‖_F.
-    /// Throws what `ModelRewrite.run` throws, and `LowRankError` for quantiser parameters out of range.
-    public func run(observer: JobObserver = { _ in }) throws -> ModelReport {
-        try rewrite.run(observer: observer) { _, w in
-            let q = try quantizer.quantize(w)
-            var report = LayerReport(layer: "")
-            report.bits = quantizer.bits
-            report.relativeError = Double((w - q).frobeniusNorm() / Swift.max(w.frobeniusNorm(), .leastNormalMagnitude))
-            return (q, report)
-        }
-    }
 }
 
 /// Pruning of the selected layers: N:M magnitude, unstructured magnitude, or

@@ -44,6 +44,9 @@ public struct LayerReport: Codable, Sendable, Equatable {
     public var notes: [String]?
     /// Quantisation: the bits per weight.
     public var bits: Int?
+    /// Quantisation with calibration (GPTQ): √(tr(ΔHΔᵀ) / tr(WHWᵀ)), the relative change of the layer's output on
+    /// the calibration inputs (H their Gram, Δ = W − Q).
+    public var activationError: Double?
     /// Pruning: the fraction of the layer's weights that are zero afterwards (in [0, 1]).
     public var zeroFraction: Double?
     /// Conversions: the stored dtype before (`F32`, `BF16`, …).
@@ -63,7 +66,7 @@ public struct LayerReport: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case layer, shape, seconds, rank, path, metric, skipped, notes, bits
         case errorBefore = "error_before", errorAfter = "error_after", relativeError = "relative_error"
-        case zeroFraction = "zero_fraction", fromDType = "from_dtype", toDType = "to_dtype", gradientSigma1 = "gradient_sigma1"
+        case activationError = "activation_error", zeroFraction = "zero_fraction", fromDType = "from_dtype", toDType = "to_dtype", gradientSigma1 = "gradient_sigma1"
     }
 }
 
@@ -94,6 +97,8 @@ public enum ModelSurgeryError: Error, Equatable, Sendable, CustomStringConvertib
     case nothingToWrite(detail: String)
     /// Models that must match (merge inputs) do not.
     case modelsDiffer(detail: String)
+    /// A compressor refused a layer (e.g. its calibration Gram does not fit it); `detail` says why.
+    case layerFailed(layer: String, detail: String)
 
     public var description: String {
         switch self {
@@ -112,6 +117,7 @@ public enum ModelSurgeryError: Error, Equatable, Sendable, CustomStringConvertib
         case .invalidConfig(let file, let place, let detail): return place.isEmpty ? "\(file): \(detail)" : "\(file): \(place): \(detail)"
         case .nothingToWrite(let detail): return detail
         case .modelsDiffer(let detail): return detail
+        case .layerFailed(let layer, let detail): return "layer '\(layer)': \(detail)"
         }
     }
 
@@ -128,7 +134,7 @@ public enum ModelSurgeryError: Error, Equatable, Sendable, CustomStringConvertib
     public var tensor: String? {
         switch self {
         case .missingTensor(let t, _, _), .shapeMismatch(let t, _), .nonFinite(let t, _, _): return t
-        case .rankTooLarge(let layer, _, _, _, _): return layer
+        case .rankTooLarge(let layer, _, _, _, _), .layerFailed(let layer, _): return layer
         case .invalidFile(_, let t, _): return t
         default: return nil
         }

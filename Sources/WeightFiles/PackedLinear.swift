@@ -720,7 +720,7 @@ public struct PackedLinearError: Error, Equatable, Sendable, CustomStringConvert
         return (place.isEmpty ? "packed layer" : place.joined(separator: ": ")) + ": " + explanation
     }
 
-    private var explanation: String {
+    var explanation: String {
         switch rule {
         case .unsupportedBits(let bits, let format):
             return "\(bits)-bit codes are not supported for \(format.rawValue) (supported: \(format.supportedBits.map(String.init).joined(separator: ", ")))"
@@ -744,5 +744,42 @@ public struct PackedLinearError: Error, Equatable, Sendable, CustomStringConvert
         case .weightAlongside: return "a stored weight and a packed qweight for the same module; refusing to guess which is the layer"
         case .unknownFormat(let why): return "cannot tell the packed format without a quantization config: \(why)"
         }
+    }
+}
+
+extension PackedLinear {
+    /// Why a layer `[out, in]` cannot be written packed with these
+    /// parameters, or nil when it can: bits the format does not hold, `in`
+    /// not filling whole 32-bit words (GPTQ: in·bits a multiple of 32; AWQ:
+    /// out a multiple of 8), or a group size that does not divide `in`
+    /// (loaders assume equal groups). For checking a whole model before any
+    /// work; `init` checks the same when packing.
+    public static func packingProblem(format: PackedFormat, bits: Int, outFeatures: Int, inFeatures: Int, groupSize: Int?) -> String? {
+        guard format.supportedBits.contains(bits) else { return "\(format.rawValue) holds \(format.supportedBits.map(String.init).joined(separator: ", ")) bits, not \(bits)" }
+        guard outFeatures >= 1, inFeatures >= 1 else { return "a packed layer needs at least one input and one output" }
+        if let groupSize, inFeatures % groupSize != 0 {
+            return "the group size \(groupSize) does not divide the \(inFeatures) inputs"
+        }
+        let groups = groupSize.map { inFeatures / $0 } ?? 1
+        do {
+            try checkPackable(format, bits: bits, out: outFeatures, in: inFeatures, groups: groups)
+        } catch let error as PackedLinearError {
+            return error.explanation
+        } catch {
+            return "\(error)"
+        }
+        return nil
+    }
+
+    /// The stored tensors' suffixes, dtypes and shapes for a layer `[out, in]`
+    /// with G groups, in `storedTensors()` order: what a writer's layout needs
+    /// before the layer is packed. The dimensions must be packable.
+    public static func storedLayout(format: PackedFormat, bits: Int, outFeatures: Int, inFeatures: Int, groupCount: Int)
+        -> [(suffix: String, dtype: DType, shape: [Int])] {
+        let shapes = storedShapes(format, bits: bits, out: outFeatures, in: inFeatures, groups: groupCount)
+        var layout: [(suffix: String, dtype: DType, shape: [Int])] = [("qweight", .i32, shapes.qweight), ("qzeros", .i32, shapes.qzeros),
+                                                                      ("scales", .f16, shapes.scales)]
+        if let g = shapes.gIndex { layout.append(("g_idx", .i32, g)) }
+        return layout
     }
 }

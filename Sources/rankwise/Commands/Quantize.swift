@@ -5,43 +5,90 @@ import LowRank
 import ModelSurgery
 import WeightFiles
 
-/// `rankwise quantize`: round-to-nearest fake quantisation.
+/// `rankwise quantize`: round-to-nearest or GPTQ, stored dequantized or as a packed GPTQ checkpoint.
 struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Round-to-nearest fake quantisation (weights stored dequantised, in the input dtype).",
-        discussion: "Per row, per group of input columns; min-max asymmetric by default.")
+        abstract: "Quantize weights: round-to-nearest or GPTQ; dequantized floats or a packed GPTQ checkpoint folder.",
+        discussion: """
+            Per row, per group of input columns; min-max (asymmetric) grids by default, --sym for GPTQ's symmetric ones. \
+            GPTQ needs the layers' input statistics (--calib: M.gram + M.tokens or M.inputs, as compensate reads). \
+            --format gptq writes a folder that transformers, optimum, GPTQModel and vLLM load: qweight, qzeros, scales, \
+            g_idx per layer (bits 2, 3, 4 or 8), config.json with quantization_config, quantize_config.json and the \
+            tokenizer files of the model's folder; --format dequantized (the default) writes one safetensors file (or \
+            shards) of floats in the model's layout.
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The model.") var model: String
-    @Option(parsing: .unconditional, help: "Bits, 2 to 8.") var bits: Int
-    @Option(parsing: .unconditional, help: "Input columns per quantisation group (0: the whole row).") var groupSize = 128
-    @Flag(help: "Symmetric grid around zero instead of min-max.") var symmetric = false
+    @Option(help: "rtn (round to nearest) or gptq (needs --calib).") var method: QuantizeMethod = .rtn
+    @Option(parsing: .unconditional, help: "Bits per weight: 2 to 8 (packed: 2, 3, 4 or 8).") var bits = 4
+    @Option(parsing: .unconditional, help: "Input columns per quantization group; -1 (or 0): one group per row.") var groupSize = 128
+    @Flag(name: [.customLong("sym"), .customLong("symmetric")], help: "Symmetric grids around zero (GPTQ's sym=True).") var symmetric = false
+    @Flag(name: .customLong("asym"), help: "Min-max grids (the default).") var asymmetric = false
+    @Flag(name: .customLong("act-order"), help: "GPTQ: process columns by decreasing input energy (desc_act).") var actOrder = false
+    @Flag(name: .customLong("static-groups"), help: "GPTQ: every group's grid from the original weights (static_groups).") var staticGroups = false
+    @Option(parsing: .unconditional, help: "GPTQ: damping of the Gram, a fraction of its mean diagonal in [0, 1).") var damp = 0.01
+    @Option(help: "GPTQ: calibration statistics (M.gram + M.tokens, or M.inputs).") var calib: String?
+    @Option(help: "dequantized (floats, a .safetensors file) or gptq (a packed checkpoint folder).") var format: QuantizeJob.Format = .dequantized
     @OptionGroup var layers: LayerSelectionOptions
-    @Option(help: "dtype of written tensors (default: the input's).") var dtype: DTypeArgument?
-    @Option(name: .shortAndLong, help: "The output .safetensors file.") var output: String
+    @Option(help: "dtype of written float tensors (default: the input's).") var dtype: DTypeArgument?
+    @Option(name: .shortAndLong, help: "The output: a .safetensors file, or a folder with --format gptq.") var output: String
     @OptionGroup var shards: ShardOption
 
     func validate() throws {
         guard (2...8).contains(bits) else { throw ValidationError("--bits must be between 2 and 8, got \(bits)") }
-        guard (0...(1 << 30)).contains(groupSize) else { throw ValidationError("--group-size must be between 0 and 2^30, got \(groupSize)") }
+        if format == .gptq && ![2, 3, 4, 8].contains(bits) {
+            throw ValidationError("--bits must be 2, 3, 4 or 8 with --format gptq (what loaders read), got \(bits)")
+        }
+        guard (-1...(1 << 30)).contains(groupSize) else { throw ValidationError("--group-size must be -1 (one group per row) or between 1 and 2^30, got \(groupSize)") }
+        if symmetric && asymmetric { throw ValidationError("give at most one of --sym and --asym") }
+        guard damp.isFinite, (0..<1).contains(damp) else { throw ValidationError("--damp must be in [0, 1), got \(damp)") }
+        if method == .gptq && calib == nil { throw ValidationError("--method gptq needs --calib (the layers' input statistics)") }
+        if method == .rtn {
+            if calib != nil { throw ValidationError("--calib goes with --method gptq; round-to-nearest uses no statistics") }
+            if actOrder || staticGroups { throw ValidationError("--act-order and --static-groups go with --method gptq") }
+        }
+        if staticGroups && groupSize <= 0 { throw ValidationError("--static-groups needs a --group-size") }
     }
 
     func run() throws {
-        try OutputPath.check(URL(fileURLWithPath: output), as: .file)
-        let rtn = RoundToNearest(bits: bits, groupSize: groupSize == 0 ? nil : groupSize, symmetric: symmetric)
+        try OutputPath.check(URL(fileURLWithPath: output), as: format == .gptq ? .folder : .file)
+        let group = groupSize <= 0 ? nil : groupSize
         try global.run { console in
+            let quantizer: QuantizeJob.Method
+            switch method {
+            case .rtn: quantizer = .roundToNearest(RoundToNearest(bits: bits, groupSize: group, symmetric: symmetric))
+            case .gptq:
+                quantizer = .gptq(GPTQ(bits: bits, groupSize: group, symmetric: symmetric, actOrder: actOrder, staticGroups: staticGroups, damp: damp),
+                                  calibration: try CalibrationFile(path: URL(fileURLWithPath: calib!)))
+            }
+            let command = "quantize --method \(method.rawValue) --bits \(bits) --group-size \(groupSize)\(symmetric ? " --sym" : "")"
+                + (actOrder ? " --act-order" : "") + (staticGroups ? " --static-groups" : "") + (method == .gptq ? " --damp \(damp)" : "")
             let rewrite = ModelRewrite(model: try Checkpoint(path: model), output: URL(fileURLWithPath: output), selection: try layers.selection(),
-                                       dtype: dtype?.dtype, maxShardSize: shards.limit,
-                                       metadata: ["rankwise.command": "quantize --bits \(bits) --group-size \(groupSize)\(symmetric ? " --symmetric" : "")"])
-            let report = try QuantizeJob(rewrite: rewrite, quantizer: rtn).run(observer: console.observer { i, n, r in
-                String(format: "[%3d/%d] %@  %@  %d-bit  rel err %.4f  %.1f s", i + 1, n, r.layer, shapeText(r.shape), r.bits ?? 0,
-                       r.relativeError ?? 0, r.seconds ?? 0)
+                                       dtype: dtype?.dtype, maxShardSize: shards.limit, metadata: ["rankwise.command": command])
+            let report = try QuantizeJob(rewrite: rewrite, method: quantizer, format: format).run(observer: console.observer { i, n, r in
+                var line = String(format: "[%3d/%d] %@  %@  %d-bit  rel err %.4f", i + 1, n, r.layer, shapeText(r.shape), r.bits ?? 0, r.relativeError ?? 0)
+                if let a = r.activationError { line += String(format: "  act err %.4f", a) }
+                return line + String(format: "  %.1f s", r.seconds ?? 0)
             })
-            console.progress(String(format: "wrote %@: %d layers quantised to %d bits; %.1f s", writtenText(report), report.layers.count, bits, report.seconds))
+            let written = format == .gptq ? "\(report.output)/ (\(report.files.count) files)" : writtenText(report)
+            var summary = String(format: "wrote %@: %d layers quantized to %d bits", written, report.layers.count, bits)
+            if let before = report.inputBytes {
+                summary += String(format: " (%@, the input was %@: %.2fx smaller)", formatBytes(report.bytes), formatBytes(before),
+                                  Double(before) / Double(Swift.max(report.bytes, 1)))
+            }
+            console.progress(summary + String(format: "; %.1f s", report.seconds))
             try console.emitJSON(report)
         }
     }
 }
+
+/// `--method` of `rankwise quantize`.
+enum QuantizeMethod: String, ExpressibleByArgument, CaseIterable {
+    case rtn, gptq
+}
+
+extension QuantizeJob.Format: ExpressibleByArgument {}
 
 /// `rankwise prune`: N:M or unstructured (magnitude or Wanda) pruning.
 struct Prune: ParsableCommand {
