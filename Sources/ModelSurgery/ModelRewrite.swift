@@ -133,6 +133,9 @@ public struct PruneJob {
         /// Wanda: per output row, zero the fraction `sparsity` with the smallest |w_ij|·‖x_j‖₂, ‖x_j‖₂ = √C_jj from
         /// the layer's calibration Gram (or inputs); a layer without statistics fails with `CalibrationError.missingLayer`.
         case wanda(sparsity: Double, calibration: CalibrationFile)
+        /// SparseGPT with the layer's calibration Gram as H (unstructured or N:M, optionally quantizing the kept
+        /// weights); a layer without statistics fails with `CalibrationError.missingLayer`.
+        case sparseGPT(SparseGPT, calibration: CalibrationFile)
     }
 
     /// The model, output and selection; for Wanda `init` adds the calibration files to `protecting`.
@@ -144,15 +147,36 @@ public struct PruneJob {
     public init(rewrite: ModelRewrite, method: Method) {
         self.rewrite = rewrite
         self.method = method
-        if case .wanda(_, let calibration) = method { self.rewrite.protecting += calibration.checkpoint.inputURLs }
+        switch method {
+        case .wanda(_, let calibration), .sparseGPT(_, let calibration): self.rewrite.protecting += calibration.checkpoint.inputURLs
+        default: break
+        }
     }
 
-    /// Writes the pruned model; each layer reports `zeroFraction`. Throws what `ModelRewrite.run` throws,
-    /// `CalibrationError` for Wanda's statistics, and `LowRankError` for an invalid N:M or sparsity.
+    /// Writes the pruned model; each layer reports `zeroFraction` (and with SparseGPT `activationError`, as
+    /// `QuantizeJob`'s). Throws what `ModelRewrite.run` throws, `CalibrationError` for Wanda's and SparseGPT's
+    /// statistics, `CompressionError` for an invalid N:M or sparsity, and `ModelSurgeryError.layerFailed` for a
+    /// SparseGPT failure naming the layer.
     public func run(observer: JobObserver = { _ in }) throws -> ModelReport {
         try rewrite.run(observer: observer) { name, w in
             let pruning: Pruning
             switch method {
+            case .sparseGPT(let sparseGPT, let calibration):
+                let layer = moduleName(name)
+                guard let statistics = try calibration.covariance(layer: layer) else {
+                    throw CalibrationError.missingLayer(layer: layer, file: calibration.checkpoint.url.path)
+                }
+                let pruned: Matrix<Float>
+                do {
+                    pruned = try sparseGPT.prune(w, hessian: statistics.gram).weight
+                } catch let error as CompressionError {
+                    throw ModelSurgeryError.layerFailed(layer: name, detail: error.description)
+                }
+                var report = LayerReport(layer: "")
+                report.zeroFraction = Double(pruned.elements.filter { $0 == 0 }.count) / Double(Swift.max(pruned.count, 1))
+                report.activationError = activationError(w, pruned, statistics.gram)
+                report.bits = sparseGPT.bits
+                return (pruned, report)
             case .nOfM(let n, let m): pruning = .nOfM(n: n, m: m)
             case .magnitude(let sparsity): pruning = .unstructured(sparsity: sparsity, inputNorms: nil)
             case .wanda(let sparsity, let calibration):

@@ -91,7 +91,7 @@ public struct QuantizeJob {
         switch format {
         case .dequantized:
             return try rewrite.run(observer: observer) { name, w in
-                let (q, report) = try quantize(name: name, w, float16Scales: false)
+                let (q, report) = try quantize(name: name, w, float16Scales: true)
                 return (q.dequantized, report)
             }
         case .gptq:

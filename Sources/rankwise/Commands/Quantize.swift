@@ -90,15 +90,24 @@ enum QuantizeMethod: String, ExpressibleByArgument, CaseIterable {
 
 extension QuantizeJob.Format: ExpressibleByArgument {}
 
-/// `rankwise prune`: N:M or unstructured (magnitude or Wanda) pruning.
+/// `rankwise prune`: N:M or unstructured pruning by magnitude, Wanda or SparseGPT.
 struct Prune: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Prune weights: N:M magnitude (--pattern 2:4) or unstructured (--sparsity, Wanda with --calib).")
+    static let configuration = CommandConfiguration(
+        abstract: "Prune weights: magnitude, Wanda or SparseGPT; N:M (--pattern 2:4) or unstructured (--sparsity).",
+        discussion: """
+            magnitude zeroes the smallest |w|; wanda the smallest |w|·‖x‖ per row (needs --calib); sparsegpt prunes with \
+            GPTQ's error feedback on the layers' input statistics (needs --calib) and with --bits also quantizes the kept \
+            weights (per-row min-max grid). Without --method: wanda when --calib is given, else magnitude.
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The model.") var model: String
-    @Option(help: "N:M semi-structured pattern, e.g. 2:4.") var pattern: String?
+    @Option(help: "magnitude, wanda or sparsegpt.") var method: PruneMethod?
+    @Option(help: "N:M semi-structured pattern (keep N of every M), e.g. 2:4.") var pattern: String?
     @Option(parsing: .unconditional, help: "Fraction of weights to zero (unstructured), 0 to 1.") var sparsity: Double?
-    @Option(help: "Calibration statistics: Wanda scores |W|·‖x‖ instead of |W|.") var calib: String?
+    @Option(parsing: .unconditional, help: "SparseGPT: also quantize the kept weights to this many bits (2 to 8).") var bits: Int?
+    @Option(parsing: .unconditional, help: "SparseGPT: damping of the Gram, a fraction of its mean diagonal in [0, 1).") var damp = 0.01
+    @Option(help: "Calibration statistics (wanda and sparsegpt).") var calib: String?
     @OptionGroup var layers: LayerSelectionOptions
     @Option(help: "dtype of written tensors (default: the input's).") var dtype: DTypeArgument?
     @Option(name: .shortAndLong, help: "The output .safetensors file.") var output: String
@@ -111,33 +120,59 @@ struct Prune: ParsableCommand {
         return (parts[0], parts[1])
     }
 
+    var resolvedMethod: PruneMethod { method ?? (calib == nil ? .magnitude : .wanda) }
+
     func validate() throws {
         guard (pattern == nil) != (sparsity == nil) else { throw ValidationError("give exactly one of --pattern N:M or --sparsity S") }
         if let pattern, patternParts == nil {
             throw ValidationError("--pattern must be N:M with 0 ≤ N ≤ M ≤ 65536, e.g. 2:4; got '\(pattern)'")
         }
-        if let sparsity { guard (0...1).contains(sparsity) else { throw ValidationError("--sparsity must be in [0, 1], got \(sparsity)") } }
-        if calib != nil && pattern != nil { throw ValidationError("--calib (Wanda) goes with --sparsity, not --pattern") }
+        if let sparsity { guard sparsity.isFinite, (0...1).contains(sparsity) else { throw ValidationError("--sparsity must be in [0, 1], got \(sparsity)") } }
+        switch resolvedMethod {
+        case .magnitude:
+            if calib != nil { throw ValidationError("--calib goes with --method wanda or sparsegpt") }
+        case .wanda:
+            if calib == nil { throw ValidationError("--method wanda needs --calib") }
+            if pattern != nil { throw ValidationError("--calib (Wanda) goes with --sparsity, not --pattern") }
+        case .sparsegpt:
+            if calib == nil { throw ValidationError("--method sparsegpt needs --calib (the layers' input statistics)") }
+        }
+        if let bits {
+            guard resolvedMethod == .sparsegpt else { throw ValidationError("--bits goes with --method sparsegpt") }
+            guard (2...8).contains(bits) else { throw ValidationError("--bits must be between 2 and 8, got \(bits)") }
+        }
+        guard damp.isFinite, (0..<1).contains(damp) else { throw ValidationError("--damp must be in [0, 1), got \(damp)") }
     }
 
     func run() throws {
         try OutputPath.check(URL(fileURLWithPath: output), as: .file)
         try global.run { console in
-            let method: PruneJob.Method
-            if let parts = patternParts {
-                method = .nOfM(n: parts.n, m: parts.m)
-            } else if let calib {
-                method = .wanda(sparsity: sparsity!, calibration: try CalibrationFile(path: URL(fileURLWithPath: calib)))
-            } else {
-                method = .magnitude(sparsity: sparsity!)
+            let job: PruneJob.Method
+            switch resolvedMethod {
+            case .magnitude:
+                job = patternParts.map { .nOfM(n: $0.n, m: $0.m) } ?? .magnitude(sparsity: sparsity!)
+            case .wanda:
+                job = .wanda(sparsity: sparsity!, calibration: try CalibrationFile(path: URL(fileURLWithPath: calib!)))
+            case .sparsegpt:
+                let shape: SparseGPT.Pattern = patternParts.map { .nOfM(n: $0.n, m: $0.m) } ?? .unstructured(sparsity: sparsity!)
+                job = .sparseGPT(SparseGPT(pattern: shape, bits: bits, damp: damp), calibration: try CalibrationFile(path: URL(fileURLWithPath: calib!)))
             }
+            let command = "prune --method \(resolvedMethod.rawValue)" + (pattern.map { " --pattern \($0)" } ?? "")
+                + (sparsity.map { " --sparsity \($0)" } ?? "") + (bits.map { " --bits \($0)" } ?? "")
             let rewrite = ModelRewrite(model: try Checkpoint(path: model), output: URL(fileURLWithPath: output), selection: try layers.selection(),
-                                       dtype: dtype?.dtype, maxShardSize: shards.limit, metadata: ["rankwise.command": "prune"])
-            let report = try PruneJob(rewrite: rewrite, method: method).run(observer: console.observer { i, n, r in
-                String(format: "[%3d/%d] %@  %@  %.1f%% zeros  %.1f s", i + 1, n, r.layer, shapeText(r.shape), 100 * (r.zeroFraction ?? 0), r.seconds ?? 0)
+                                       dtype: dtype?.dtype, maxShardSize: shards.limit, metadata: ["rankwise.command": command])
+            let report = try PruneJob(rewrite: rewrite, method: job).run(observer: console.observer { i, n, r in
+                var line = String(format: "[%3d/%d] %@  %@  %.1f%% zeros", i + 1, n, r.layer, shapeText(r.shape), 100 * (r.zeroFraction ?? 0))
+                if let a = r.activationError { line += String(format: "  act err %.4f", a) }
+                return line + String(format: "  %.1f s", r.seconds ?? 0)
             })
             console.progress("wrote \(writtenText(report)): \(report.layers.count) layers pruned")
             try console.emitJSON(report)
         }
     }
+}
+
+/// `--method` of `rankwise prune`.
+enum PruneMethod: String, ExpressibleByArgument, CaseIterable {
+    case magnitude, wanda, sparsegpt
 }
