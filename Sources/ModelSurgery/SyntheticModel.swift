@@ -40,7 +40,8 @@ public struct SyntheticModel: Sendable {
     public var blocks: Int
     /// Hidden size (default 256).
     public var hidden: Int
-    /// MLP inner size (default 688, about 2.7× hidden as in Llama).
+    /// MLP inner size (default 704, 2.75× hidden as in Llama, and a multiple
+    /// of 64 so that groups of 64 and packed 2/3/4/8-bit codes fit).
     public var intermediate: Int
     /// Calibration tokens per stream (default 1024).
     public var tokens: Int
@@ -51,7 +52,7 @@ public struct SyntheticModel: Sendable {
 
     /// A model of `blocks` blocks with the given sizes; everything is derived
     /// from `seed`, so equal parameters give equal weights and inputs.
-    public init(blocks: Int = 2, hidden: Int = 256, intermediate: Int = 688, tokens: Int = 1024, seed: UInt64 = 2024, decay: Double = 0.6) {
+    public init(blocks: Int = 2, hidden: Int = 256, intermediate: Int = 704, tokens: Int = 1024, seed: UInt64 = 2024, decay: Double = 0.6) {
         self.blocks = blocks
         self.hidden = hidden
         self.intermediate = intermediate
@@ -92,7 +93,11 @@ public struct SyntheticModel: Sendable {
     /// them) for the given stream and block.
     public func inputs(_ input: Input, block: Int) -> Matrix<Float> {
         let width = input == .hidden ? hidden : intermediate
-        var x = Matrix<Float>.random(rows: tokens, columns: width, seed: seed &+ 1_000_003 &+ UInt64(block * 2 + (input == .hidden ? 0 : 1)))
+        let stream = UInt64(block * 2 + (input == .hidden ? 0 : 1))
+        // Channels are correlated, as real activations are: Z (I + G/√width), G standard normal.
+        var mixing = Matrix<Float>.random(rows: width, columns: width, seed: seed &+ 5_000_011 &+ stream)
+        mixing = mixing * Float(1 / Double(width).squareRoot()) + Matrix<Float>.identity(width)
+        var x = Matrix<Float>.random(rows: tokens, columns: width, seed: seed &+ 1_000_003 &+ stream) * mixing
         var generator = SeededGenerator(seed: seed &+ 77 &+ UInt64(block))
         let scales: [Float] = (0..<width).map { _ in generator.nextUniform() < 0.025 ? 25 : Float(0.5 + generator.nextUniform()) }
         x.scaleColumns(by: scales)

@@ -228,12 +228,23 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.safetensors").path))
     }
 
-    @Test("demo runs and writes adapters")
+    @Test("demo runs and writes the model, its statistics, a packed GPTQ checkpoint and adapters that the other commands read")
     func demo() throws {
         let dir = scratch()
         let run = try Run(["demo", "--blocks", "1", "--ranks", "4,8", "-o", "demo"], in: dir)
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.stdout.contains("EoRA") && run.stdout.contains("RTN only"))
-        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("demo/eora-r8/adapter_model.safetensors").path))
+        #expect(run.stdout.contains("EoRA") && run.stdout.contains("RTN ") && run.stdout.contains("GPTQ ") && run.stdout.contains("quantized only"))
+        for file in ["rtn-eora-r8/adapter_model.safetensors", "gptq-eora-r4/adapter_config.json", "model/model.safetensors", "model/config.json",
+                     "calibration.safetensors", "gptq-4bit/model.safetensors", "gptq-4bit/quantize_config.json", "gptq-4bit/config.json"] {
+            #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("demo/\(file)").path), "\(file)")
+        }
+        // The suggested next step works on what the demo wrote: EoRA on the packed checkpoint.
+        let eora = try Run(["compensate", "--original", "demo/model", "--compressed", "demo/gptq-4bit", "--calib", "demo/calibration.safetensors",
+                            "--rank", "8", "-o", "demo/my-eora"], in: dir)
+        #expect(eora.status == 0, "\(eora.stderr)")
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("demo/my-eora/adapter_config.json"))) as! [String: Any]
+        #expect((config["base_model_name_or_path"] as? String)?.hasSuffix("demo/gptq-4bit") == true && config["lora_alpha"] as? Int == 8)
+        let inspect = try Run(["inspect", "demo/gptq-4bit"], in: dir)
+        #expect(inspect.status == 0 && inspect.stdout.contains("gptq_v2 4-bit"), "\(inspect.stdout)")
     }
 }
