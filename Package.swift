@@ -117,6 +117,8 @@ let package = Package(
                 "Compression",
                 "LowRank",
                 "KernelRegression",
+                "ModelSurgery",
+                "WeightFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/rankwise-bench"

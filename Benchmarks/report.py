@@ -76,6 +76,15 @@ for l in lines:
     print("  ".join(str(v).ljust(w) for v, w in zip(l, widths)))
 print(f"\nratios: median time relative to rankwise/{baseline} (below 1 is faster than it).")
 
+quality = [q for d in documents for q in d.get("quality", [])]
+if quality:
+    print("\nQuality on the demo model (4-bit, groups of 64; activation error ‖(W − Ŵ − BA) X‖ / ‖W X‖ over all layers;")
+    print("size: packed GPTQ weights + F16 adapter, against the F16 model):")
+    print(f"{'quantizer':10s} {'method':16s} {'rank':>4s}  {'act. error':>10s}  {'size':>10s}  {'of F16':>7s}")
+    for q in quality:
+        print(f"{q['quantizer']:10s} {q['method']:16s} {q['rank'] or '—':>4}  {q['activationError']:10.4f}  "
+              f"{q['bytes'] / 1e6:8.2f} MB  {100 * q['bytes'] / q['modelBytes']:6.1f}%")
+
 
 def machine():
     info = {"platform": platform.platform(), "cores": os.cpu_count(), "python": platform.python_version()}
@@ -98,5 +107,5 @@ with open(os.path.join(out, "results.csv"), "w", newline="") as f:
     writer.writeheader()
     writer.writerows(csv_rows)
 with open(os.path.join(out, "results.json"), "w") as f:
-    json.dump({"machine": machine(), "sources": [d["meta"] for d in documents], "rows": csv_rows}, f, indent=2)
+    json.dump({"machine": machine(), "sources": [d["meta"] for d in documents], "rows": csv_rows, "quality": quality}, f, indent=2)
 print(f"wrote {out}/results.csv and {out}/results.json")

@@ -1,5 +1,20 @@
 import Compression
 import LinearAlgebra
+import ModelSurgery
+import WeightFiles
+
+/// One row of the quality table: a way of compressing the demo model, its
+/// activation error and its size on disk.
+struct QualityRow: Codable {
+    var quantizer: String
+    var method: String
+    var rank: Int
+    var activationError: Double
+    /// Packed weights (qweight, qzeros, F16 scales, g_idx) plus the adapter in F16.
+    var bytes: Int
+    /// The F16 model's bytes, for the ratio.
+    var modelBytes: Int
+}
 
 extension RankwiseBench {
     /// The GPTQ cases: one layer `[n, n]` and a calibration Gram of `tokens`
@@ -39,6 +54,26 @@ extension RankwiseBench {
                     harness.records[i].metricName = "activation error"
                 }
             }
+        }
+    }
+
+    /// The demo model (`rankwise demo`'s: 2 Llama-shaped blocks) at 4 bits,
+    /// groups of 64: RTN and GPTQ, each alone and with EoRA (and plain SVD)
+    /// at rank 32; activation error over all layers and bytes on disk.
+    mutating func gptqQuality() throws {
+        let demo = CompensationDemo(ranks: [32])
+        let result = try demo.run()
+        let layers = demo.model.layers
+        let modelBytes = layers.map { 2 * $0.out * $0.inFeatures }.reduce(0, +)
+        let packedBytes = layers.map { layer in
+            PackedLinear.storedLayout(format: .gptqV2, bits: demo.bits, outFeatures: layer.out, inFeatures: layer.inFeatures,
+                                      groupCount: layer.inFeatures / demo.groupSize)
+                .map { $0.shape.reduce(1, *) * $0.dtype.size }.reduce(0, +)
+        }.reduce(0, +)
+        for row in result.rows {
+            quality.append(QualityRow(quantizer: row.quantizer.rawValue, method: row.method.rawValue, rank: row.rank,
+                                      activationError: row.activationError, bytes: packedBytes + 2 * row.adapterParameters,
+                                      modelBytes: modelBytes))
         }
     }
 }

@@ -104,7 +104,10 @@ struct RankwiseBenchCommand: ParsableCommand {
             }
             if suites.contains(.rsvd) { try bench.randomizedSVD() }
             if suites.contains(.eora) { try bench.eora() }
-            if suites.contains(.gptq) { try bench.gptq() }
+            if suites.contains(.gptq) {
+                try bench.gptq()
+                try bench.gptqQuality()
+            }
             if suites.contains(.kernel) { try bench.kernel() }
             try bench.write(to: URL(fileURLWithPath: output))
         } catch {
@@ -164,6 +167,8 @@ struct RankwiseBench {
     let maxNativeDecomposition: Int
     var gemmSizes: [Int]
     var decompositionSizes: [Int]
+    /// The quality table of the gptq suite (no timings): written to swift.json as `quality`.
+    var quality: [QualityRow] = []
 
     mutating func linalg<T: Scalar>(_: T.Type) throws {
         let dtype = dtypeName(T.self)
@@ -201,7 +206,7 @@ struct RankwiseBench {
 
     func write(to output: URL) throws {
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        struct Document: Encodable { let meta: [String: String]; let records: [Record] }
+        struct Document: Encodable { let meta: [String: String]; let records: [Record]; let quality: [QualityRow] }
         let diagnostics = Backend.diagnostics
         let document = Document(meta: [
             "threads": "\(Backend.threadCount)",
@@ -214,7 +219,7 @@ struct RankwiseBench {
             "openblas_core": diagnostics.openBLAS?.core ?? "none",
             "openblas_coretype_env": diagnostics.openBLAS?.coretypeEnvironment ?? "unset",
             "load_average": (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "",
-        ], records: harness.records)
+        ], records: harness.records, quality: quality)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(document).write(to: output.appendingPathComponent("swift.json"))
