@@ -2,10 +2,11 @@ import LinearAlgebra
 
 /// The Hessian preparation GPTQ and SparseGPT share (the research note's
 /// a.2 steps 2, 4, 6 and 7): dead columns, the processing order, damping,
-/// and U, the upper Cholesky factor of the damped H⁻¹ (H⁻¹ = UᵀU).
-struct InverseHessianFactor {
+/// and U, the upper Cholesky factor of the damped H⁻¹ (H⁻¹ = UᵀU), in the
+/// weight's precision T (computed in Double).
+struct InverseHessianFactor<T: Scalar> {
     /// U in processing order, `[in, in]`, upper triangular with a positive diagonal.
-    var upper: Matrix<Double>
+    var upper: Matrix<T>
     /// Processing position → original column (the identity without act-order).
     var order: [Int]
     /// Columns whose H diagonal was 0 (never seen a non-zero input): set to 1 in H, zeroed in W.
@@ -13,60 +14,49 @@ struct InverseHessianFactor {
     /// The damping used, as a fraction of the mean diagonal.
     var damp: Double
 
-    /// Prepares H `[in, in]` (only the lower triangle and the diagonal are
-    /// read, as LAPACK's `potrf` does): H[i,i] = 0 → 1; with `actOrder` the
-    /// columns sorted by decreasing H[i,i] (a stable sort, so ties keep
-    /// column order); H[i,i] += damp·mean(diag H); then U.
+    /// Prepares H `[in, in]` (symmetric, as a Gram is; the whole matrix is
+    /// read): H[i,i] = 0 → 1; with `actOrder` the columns sorted by
+    /// decreasing H[i,i] (a stable sort, so ties keep column order);
+    /// H[i,i] += damp·mean(diag H); then U.
     ///
     /// When the damped H is not positive definite in working precision, the
     /// damping grows by 0.01 of the mean diagonal at a time (GPTQModel's
     /// rule) while below 1; nil when even that fails.
     ///
-    /// U comes from one Cholesky factorisation of H with its order reversed
-    /// (P H P = L̃ L̃ᵀ, P the exchange matrix) and one triangular inverse:
-    /// H = R Rᵀ with R = P L̃ P upper, so H⁻¹ = R⁻ᵀR⁻¹ and U = R⁻¹ = P L̃⁻¹ P.
-    /// That is the factor the reference computes as cholesky → inverse →
-    /// upper cholesky (unique, so equal up to rounding), without forming H⁻¹.
-    /// Cost: n³/3 for the factorisation and about 2n³/3 (in GEMM) for the
-    /// triangular inverse, in Double.
+    /// U comes from the Cholesky factor of H with its order reversed and that
+    /// factor's inverse (P H P = L̃ L̃ᵀ, P the exchange matrix): H = R Rᵀ with
+    /// R = P L̃ P upper, so H⁻¹ = R⁻ᵀR⁻¹ and U = R⁻¹ = P L̃⁻¹ P. That is the
+    /// factor the reference computes as cholesky → inverse → upper cholesky
+    /// (unique, so equal up to rounding), without forming H⁻¹. L̃⁻¹ comes
+    /// from one recursive factorisation on GEMM (`invertCholeskyFactor`), in
+    /// Double: about 4n³/3 flops, and three n×n buffers.
     static func prepare(_ h: Matrix<Double>, damp: Double, actOrder: Bool) -> InverseHessianFactor? {
         let n = h.rows
-        var h = h
         var dead: [Int] = []
-        for i in 0..<n where h[i, i] == 0 {
-            h[i, i] = 1
+        var diagonal = (0..<n).map { h[$0, $0] }
+        for i in 0..<n where diagonal[i] == 0 {
+            diagonal[i] = 1
             dead.append(i)
         }
-        let diagonal = (0..<n).map { h[i: $0] }
         let order = actOrder ? Array(0..<n).sorted { diagonal[$0] != diagonal[$1] ? diagonal[$0] > diagonal[$1] : $0 < $1 } : Array(0..<n)
         let mean = diagonal.reduce(0, +) / Double(Swift.max(n, 1))
-        // Reversed and permuted in one gather: H̃[a, b] = H[order[n−1−a], order[n−1−b]], lower triangle mirrored up.
-        var reversed = Matrix<Double>.zeros(rows: n, columns: n)
-        reversed.withUnsafeMutableBufferPointer { p in
-            h.withUnsafeBufferPointer { hp in
-                for a in 0..<n {
-                    let i = order[n - 1 - a]
-                    for b in 0...a {
-                        let j = order[n - 1 - b]
-                        let value = i >= j ? hp[i * n + j] : hp[j * n + i]
-                        p[a * n + b] = value
-                        p[b * n + a] = value
+        let source = (0..<n).map { order[n - 1 - $0] }
+        var fraction = damp
+        while fraction < 1 {
+            // Reversed, permuted and damped in one gather, a row of H at a time: H̃[a, b] = H[order[n−1−a], order[n−1−b]].
+            var reversed = Matrix<Double>.zeros(rows: n, columns: n)
+            reversed.withUnsafeMutableBufferPointer { p in
+                h.withUnsafeBufferPointer { hp in
+                    for a in 0..<n {
+                        let row = hp.baseAddress! + source[a] * n
+                        for b in 0...a { p[a * n + b] = row[source[b]] }
+                        p[a * n + a] = diagonal[source[a]] + fraction * mean
                     }
                 }
             }
-        }
-        var fraction = damp
-        while fraction < 1 {
-            let damped = reversed.addingToDiagonal(fraction * mean)
-            if let lower = try? damped.cholesky(), let inverse = try? lower.triangularInverse(triangle: .lower) {
-                var upper = Matrix<Double>.zeros(rows: n, columns: n)
-                upper.withUnsafeMutableBufferPointer { p in
-                    inverse.withUnsafeBufferPointer { x in
-                        for i in 0..<n {
-                            for j in i..<n { p[i * n + j] = x[(n - 1 - i) * n + (n - 1 - j)] }
-                        }
-                    }
-                }
+            if invertCholeskyFactor(&reversed) {
+                // U[i, j] = L̃⁻¹[n−1−i, n−1−j].
+                let upper = Matrix<T>(rows: n, columns: n) { i, j in j >= i ? T(reversed[n - 1 - i, n - 1 - j]) : 0 }
                 return InverseHessianFactor(upper: upper, order: order, deadColumns: dead, damp: fraction)
             }
             fraction += 0.01
@@ -75,8 +65,64 @@ struct InverseHessianFactor {
     }
 }
 
-private extension Matrix where Element == Double {
-    subscript(i i: Int) -> Double { self[i, i] }
+/// Replaces a symmetric positive definite A (n×n; only the lower triangle
+/// is read) by L⁻¹, the inverse of its lower Cholesky factor (zero above the
+/// diagonal), and returns true; returns false, A destroyed, when A is not
+/// positive definite (a pivot ≤ 0 or not finite).
+///
+/// Recursive halving on the backend's GEMM: with A = [A₁₁ ·; A₂₁ A₂₂],
+/// X₁₁ = L₁₁⁻¹ from A₁₁; L₂₁ = A₂₁X₁₁ᵀ; X₂₂ = L₂₂⁻¹ from A₂₂ − L₂₁L₂₁ᵀ;
+/// X₂₁ = −X₂₂(L₂₁X₁₁); 64×64 blocks by Cholesky–Crout and substitution.
+/// About 4n³/3 flops, nearly all in GEMM (LAPACK's potrf + trtri do
+/// n³/3 + n³/3, but in slower kernels). Forward-stable like them.
+func invertCholeskyFactor(_ a: inout Matrix<Double>) -> Bool {
+    let n = a.rows
+    func factor(_ r: Range<Int>) -> Bool {
+        guard r.count > 64 else {
+            let m = r.count, first = r.lowerBound
+            var l = [Double](repeating: 0, count: m * m)
+            var ok = true
+            a.withUnsafeMutableBufferPointer { ap in
+                // Cholesky–Crout on the block, then forward substitution for its inverse, written over it.
+                for j in 0..<m {
+                    var d = ap[(first + j) * n + first + j]
+                    for k in 0..<j { d -= l[j * m + k] * l[j * m + k] }
+                    guard d > 0, d.isFinite else { ok = false; return }
+                    let pivot = d.squareRoot()
+                    l[j * m + j] = pivot
+                    for i in (j + 1)..<Swift.max(j + 1, m) {
+                        var s = ap[(first + i) * n + first + j]
+                        for k in 0..<j { s -= l[i * m + k] * l[j * m + k] }
+                        l[i * m + j] = s / pivot
+                    }
+                }
+                for j in 0..<m {
+                    ap[(first + j) * n + first + j] = 1 / l[j * m + j]
+                    for i in (j + 1)..<Swift.max(j + 1, m) {
+                        var s = 0.0
+                        for k in j..<i { s += l[i * m + k] * ap[(first + k) * n + first + j] }
+                        ap[(first + i) * n + first + j] = -s / l[i * m + i]
+                    }
+                    for i in 0..<j { ap[(first + i) * n + first + j] = 0 }
+                }
+            }
+            return ok
+        }
+        let middle = r.lowerBound + r.count / 2
+        let top = r.lowerBound..<middle, bottom = middle..<r.upperBound
+        guard factor(top) else { return false }
+        let l21 = Matrix.product(a.submatrix(rows: bottom, columns: top), .none, a.submatrix(rows: top, columns: top), .transposed)
+        Matrix.gemm(l21, .none, l21, .transposed, alpha: -1, beta: 1, into: &a, rows: bottom, columns: bottom)
+        guard factor(bottom) else { return false }
+        let product = Matrix.product(l21, .none, a.submatrix(rows: top, columns: top), .none)
+        Matrix.gemm(a.submatrix(rows: bottom, columns: bottom), .none, product, .none, alpha: -1, beta: 0, into: &a, rows: bottom, columns: top)
+        // Above the diagonal blocks: zero.
+        a.withUnsafeMutableBufferPointer { ap in
+            for i in top { for j in bottom { ap[i * n + j] = 0 } }
+        }
+        return true
+    }
+    return n == 0 || factor(0..<n)
 }
 
 /// Optimal-brain-surgeon error feedback over the columns of W, in lazy

@@ -31,7 +31,7 @@ import LinearAlgebra
 /// act-order (without static groups) the processing position of j divided
 /// by groupSize; group g's scales are those of the g-th group processed.
 ///
-/// Cost: n³/3 + n³ for the factor (Double) plus out·in·(in + blockSize)
+/// Cost: about 4n³/3 for the factor (Double, nearly all GEMM) plus out·in·(in + blockSize)
 /// for the sweep (in the weight's precision, rows in parallel).
 public struct GPTQ: Sendable, Equatable {
     /// b, the bits per weight: 2, 3, 4 or 8 are what packed checkpoints
@@ -132,7 +132,7 @@ public struct GPTQ: Sendable, Equatable {
                 QuantizationGrid(UnsafeBufferPointer(rebasing: p[(i * cols)..<((i + 1) * cols)]), bits: bits, symmetric: symmetric, float16Scale: f16)
             }
         }
-        guard let factor = InverseHessianFactor.prepare(h, damp: damp, actOrder: actOrder) else {
+        guard let factor = InverseHessianFactor<T>.prepare(h, damp: damp, actOrder: actOrder) else {
             let fallback = try RoundToNearest(bits: bits, groupSize: groupSize, symmetric: symmetric, float16Scales: f16).quantizeToCodes(w)
             return Result(quantized: fallback, loss: .nan, damp: damp, deadColumns: [], fellBackToRoundToNearest: true)
         }
@@ -155,7 +155,7 @@ public struct GPTQ: Sendable, Equatable {
         // 4. Processing order.
         let order = factor.order
         var work = actOrder ? Matrix<T>(rows: rows, columns: cols) { i, c in original[i, order[c]] } : original
-        let upper = factor.upper.converted(to: T.self)
+        let upper = factor.upper
 
         // Outputs, written by row from the parallel sweep (each row owns its entries).
         let codes = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: rows * cols)

@@ -103,12 +103,12 @@ public struct SparseGPT: Sendable, Equatable {
                 }
             }
         }
-        guard let factor = InverseHessianFactor.prepare(h, damp: damp, actOrder: false) else {
+        guard let factor = InverseHessianFactor<T>.prepare(h, damp: damp, actOrder: false) else {
             throw CompressionError.hessianNotPositiveDefinite
         }
         var work = w
         for j in factor.deadColumns { for i in 0..<rows { work[i, j] = 0 } }
-        let upper = factor.upper.converted(to: T.self)
+        let upper = factor.upper
         let diagonal = (0..<cols).map { upper[$0, $0].doubleValue }
 
         // Unstructured: the block's mask, set at its start.

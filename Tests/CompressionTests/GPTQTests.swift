@@ -156,6 +156,24 @@ struct GPTQTests {
         }
     }
 
+    @Test("invertCholeskyFactor: L⁻¹ of cholesky(), X A Xᵀ = I, across the 64-block recursion; nil when not positive definite",
+          arguments: testBackends)
+    func choleskyInverse(backend: Backend) throws {
+        try Backend.withCurrent(backend) {
+            for n in [1, 5, 64, 65, 200, 300] {
+                let a = correlatedGram(inputs: n, tokens: 2 * n + 3, seed: UInt64(n)).addingToDiagonal(1)
+                var x = a
+                #expect(invertCholeskyFactor(&x))
+                let reference = try a.cholesky().triangularInverse(triangle: .lower)
+                #expect(distance(x, reference) <= 1e-10 * reference.frobeniusNorm(), "n = \(n)")
+                #expect(distance(x * a * x.transposed(), .identity(n)) <= 1e-10, "n = \(n)")
+            }
+            var indefinite = Matrix<Double>.identity(100)
+            indefinite[80, 80] = -1
+            #expect(!invertCholeskyFactor(&indefinite))
+        }
+    }
+
     @Test func quickselect() {
         var generator = SeededGenerator(seed: 3)
         let values = (0..<1001).map { _ in Double(Int.random(in: 0..<50, using: &generator)) }
