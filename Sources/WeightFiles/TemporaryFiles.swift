@@ -66,13 +66,20 @@ public enum TemporaryFiles {
 
     /// Unlinks every registered temporary file, then removes the registered
     /// folders, newest first, where they are empty. Async-signal-safe.
-    public static func removeAllNow() {
-        for i in 0..<capacity { if let p = files[i] { unlink(p) } }
+    public static func removeAllNow() { removeAll(under: nil) }
+
+    /// `removeAllNow` restricted to the paths that start with `prefix` (all
+    /// when nil), so that a test can exercise it without touching the
+    /// temporaries of tests running beside it. Async-signal-safe.
+    static func removeAll(under prefix: UnsafePointer<CChar>?) {
+        let length = prefix.map { strlen($0) } ?? 0
+        func selected(_ p: UnsafeMutablePointer<CChar>) -> Bool { prefix.map { strncmp(p, $0, length) == 0 } ?? true }
+        for i in 0..<capacity { if let p = files[i], selected(p) { unlink(p) } }
         // Twice, newest slot first: a parent registered in a later slot than its child goes on the second pass.
         for _ in 0..<2 {
             var i = capacity - 1
             while i >= 0 {
-                if let p = folders[i] { rmdir(p) }
+                if let p = folders[i], selected(p) { rmdir(p) }
                 i -= 1
             }
         }

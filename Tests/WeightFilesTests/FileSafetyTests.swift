@@ -78,7 +78,8 @@ struct FileSafetyTests {
         TemporaryFiles.register(folder: made.path)
         TemporaryFiles.register(folder: kept.path)
         TemporaryFiles.register(file: temp.path)
-        TemporaryFiles.removeAllNow()
+        // Only this test's paths: removeAllNow itself would also unlink the temporaries of tests running beside this one.
+        dir.path.withCString { TemporaryFiles.removeAll(under: $0) }
         #expect(!FileManager.default.fileExists(atPath: made.path) && FileManager.default.fileExists(atPath: other.path))
         for path in [made.appendingPathComponent("inner").path, made.path, kept.path] { TemporaryFiles.unregister(folder: path) }
         TemporaryFiles.unregister(file: temp.path)
