@@ -60,8 +60,17 @@ struct LibraryExamplesTests {
         let q = try RoundToNearest(bits: 4, groupSize: 64).quantize(w)     // stored dequantised
         let sparse = try Pruning.nOfM(n: 2, m: 4).prune(w)                  // 2 of every 4 inputs kept
 
+        // GPTQ and SparseGPT use the layer's input statistics H = XᵀX (X: calibration inputs [tokens, in]).
+        let x = Matrix<Float>.random(rows: 512, columns: 128, seed: 1)
+        let h = x.gram().converted(to: Double.self)
+        let gptq = try GPTQ(bits: 4, groupSize: 64, actOrder: true).quantize(w, hessian: h)
+        let packedCodes = gptq.quantized.codes          // [out, in] codes; .scales, .zeros, .groupIndex (g_idx) beside them
+        let pruned = try SparseGPT(pattern: .unstructured(sparsity: 0.5)).prune(w, hessian: h).weight
+
         #expect(q.rows == 256 && (w - q).frobeniusNorm() < 0.2 * w.frobeniusNorm())
         #expect(sparse.elements.filter { $0 == 0 }.count == w.count / 2)
+        #expect(packedCodes.count == 256 * 128 && packedCodes.allSatisfy { $0 < 16 } && gptq.quantized.groupIndex.count == 128)
+        #expect(abs(pruned.elements.filter { $0 == 0 }.count - w.count / 2) <= 2)
     }
 
     @Test("LowRank")
@@ -118,6 +127,12 @@ struct LibraryExamplesTests {
         ).run { event in
             if case .layer(let index, let count, let layer) = event { lines.append("\(index + 1)/\(count) \(layer.layer) \(layer.relativeError!)") }
         }
+        let packed = try QuantizeJob(                                        // a GPTQ model folder transformers and vLLM load
+            rewrite: ModelRewrite(model: model, output: URL(fileURLWithPath: path("model-gptq"))),
+            method: .gptq(GPTQ(bits: 4, groupSize: 8), calibration: try CalibrationFile(path: URL(fileURLWithPath: path("calib.safetensors")))),
+            format: .gptq
+        ).run()
+        lines.append("\(packed.bytes) \(packed.inputBytes!)")                  // the packed size and the model's
         let adapter = try CompensationJob(
             minuend: model, subtrahend: try Checkpoint(path: path("q.safetensors")),
             calibration: try CalibrationFile(path: URL(fileURLWithPath: path("calib.safetensors"))),
@@ -126,7 +141,8 @@ struct LibraryExamplesTests {
             skipUnchanged: false, command: "compensate"
         ).run()                                                              // a PEFT adapter + report.json
 
-        #expect(report.layers.count == 14 && lines.count == 14 && adapter.written == 14)
+        #expect(report.layers.count == 14 && lines.count == 15 && adapter.written == 14)
+        #expect(packed.layers.count == 14 && FileManager.default.fileExists(atPath: path("model-gptq/quantize_config.json")))
         #expect(FileManager.default.fileExists(atPath: path("eora-adapter/adapter_model.safetensors")))
     }
 }
