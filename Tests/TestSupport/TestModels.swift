@@ -11,7 +11,7 @@ public enum TestModels {
     /// The cache folder.
     public static let folder: URL = {
         if let path = ProcessInfo.processInfo.environment["RANKWISE_TEST_MODELS"], !path.isEmpty { return URL(fileURLWithPath: path) }
-        return FileManager.default.homeDirectoryForCurrentDirectory().appendingPathComponent(".cache/rankwise/test-models")
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/rankwise/test-models")
     }()
 
     /// all-MiniLM-L6-v2 (BERT sentence encoder: config.json, model.safetensors F32, tokenizer.json,
