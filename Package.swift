@@ -35,6 +35,7 @@ let package = Package(
         .library(name: "LowRank", targets: ["LowRank"]),
         .library(name: "Merging", targets: ["Merging"]),
         .library(name: "KernelRegression", targets: ["KernelRegression"]),
+        .library(name: "Models", targets: ["Models"]),
         .library(name: "ModelSurgery", targets: ["ModelSurgery"]),
         .executable(name: "rankwise", targets: ["rankwise"]),
     ],
@@ -72,6 +73,11 @@ let package = Package(
         .target(
             name: "Compression",
             dependencies: ["LinearAlgebra"],
+            exclude: ["README.md"]
+        ),
+        .target(
+            name: "Models",
+            dependencies: ["LinearAlgebra", "WeightFiles"],
             exclude: ["README.md"]
         ),
         .target(
@@ -137,6 +143,7 @@ let package = Package(
         .testTarget(name: "LowRankTests", dependencies: ["LowRank", "Compression", "TestSupport"]),
         .testTarget(name: "ModelSurgeryTests", dependencies: ["ModelSurgery", "WeightFiles", "LowRank", "Compression", "TestSupport"]),
         .testTarget(name: "MergingTests", dependencies: ["Merging", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "WeightFiles", "TestSupport"]),
         .testTarget(name: "DocumentationExamplesTests",
                     dependencies: ["LinearAlgebra", "WeightFiles", "Compression", "LowRank", "Merging", "KernelRegression", "ModelSurgery"]),
         .testTarget(name: "CLITests", dependencies: ["rankwise", "WeightFiles", "LowRank", "TestSupport"]),
