@@ -97,7 +97,7 @@ let package = Package(
         ),
         .target(
             name: "ModelSurgery",
-            dependencies: ["LinearAlgebra", "WeightFiles", "Compression", "LowRank", "Merging", "KernelRegression",
+            dependencies: ["LinearAlgebra", "WeightFiles", "Compression", "LowRank", "Merging", "KernelRegression", "Models",
                            .product(name: "Yams", package: "Yams")],
             exclude: ["README.md"]
         ),

@@ -15,8 +15,8 @@ import WeightFiles
 public final class BertEncoder: @unchecked Sendable {
     /// The sizes from config.json.
     public let configuration: BertConfiguration
-    /// The weights.
-    public let checkpoint: Checkpoint
+    /// Where the weights come from (a `Checkpoint`, or one with a LoRA adapter merged).
+    public let weights: WeightProvider
     /// `bert.` when the checkpoint is a BertFor… model, else empty.
     let prefix: String
 
@@ -24,34 +24,34 @@ public final class BertEncoder: @unchecked Sendable {
     /// there with the configured shapes (blocks are checked when they run).
     ///
     /// - Throws: `ModelError.badWeight` naming a missing or misshapen tensor.
-    public init(checkpoint: Checkpoint, configuration: BertConfiguration) throws {
-        self.checkpoint = checkpoint
+    public init(weights: WeightProvider, configuration: BertConfiguration) throws {
+        self.weights = weights
         self.configuration = configuration
-        prefix = checkpoint["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
+        prefix = weights.shape(of: "bert.embeddings.word_embeddings.weight") != nil ? "bert." : ""
         let h = configuration.hiddenSize
         try expect("embeddings.word_embeddings.weight", [configuration.vocabularySize, h])
         try expect("embeddings.position_embeddings.weight", [configuration.maxPositions, h])
     }
 
     func expect(_ name: String, _ shape: [Int]) throws {
-        guard let info = checkpoint[prefix + name] else {
-            throw ModelError.badWeight(file: checkpoint.url.path, tensor: prefix + name, reason: "missing")
+        guard let stored = weights.shape(of: prefix + name) else {
+            throw ModelError.badWeight(file: weights.location, tensor: prefix + name, reason: "missing")
         }
-        guard info.shape == shape || (shape.count == 1 && info.shape == [1, shape[0]]) else {
-            throw ModelError.badWeight(file: checkpoint.url.path, tensor: prefix + name, reason: "shape \(info.shape), expected \(shape)")
+        guard stored == shape || (shape.count == 1 && stored == [1, shape[0]]) else {
+            throw ModelError.badWeight(file: weights.location, tensor: prefix + name, reason: "shape \(stored), expected \(shape)")
         }
     }
 
     func matrix(_ name: String, _ shape: [Int]) throws -> Matrix<Float> {
         try expect(name, shape)
-        defer { checkpoint.evict(prefix + name) }
-        return try checkpoint.matrix(prefix + name)
+        defer { weights.release(prefix + name) }
+        return try weights.matrix(prefix + name)
     }
 
     func vector(_ name: String, _ count: Int) throws -> [Float] {
         try expect(name, [count])
-        defer { checkpoint.evict(prefix + name) }
-        return try checkpoint.array(prefix + name)
+        defer { weights.release(prefix + name) }
+        return try weights.matrix(prefix + name).elements
     }
 
     /// Encoder layers.

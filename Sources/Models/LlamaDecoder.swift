@@ -17,8 +17,8 @@ import WeightFiles
 public final class LlamaDecoder: @unchecked Sendable {
     /// The sizes from config.json.
     public let configuration: LlamaConfiguration
-    /// The weights.
-    public let checkpoint: Checkpoint
+    /// Where the weights come from (a `Checkpoint`, or one with a LoRA adapter merged).
+    public let weights: WeightProvider
     /// RoPE's inverse frequencies, `[headDimension / 2]` (after scaling).
     let inverseFrequencies: [Double]
 
@@ -27,10 +27,10 @@ public final class LlamaDecoder: @unchecked Sendable {
     /// `lm_head.weight` is tied, whatever config.json says).
     ///
     /// - Throws: `ModelError.badWeight`.
-    public init(checkpoint: Checkpoint, configuration: LlamaConfiguration) throws {
-        self.checkpoint = checkpoint
+    public init(weights: WeightProvider, configuration: LlamaConfiguration) throws {
+        self.weights = weights
         var c = configuration
-        if checkpoint["lm_head.weight"] == nil { c.tiedEmbeddings = true }
+        if weights.shape(of: "lm_head.weight") == nil { c.tiedEmbeddings = true }
         self.configuration = c
         let d = c.headDimension
         var frequencies = (0..<(d / 2)).map { i in 1 / pow(c.ropeTheta, Double(2 * i) / Double(d)) }
@@ -53,22 +53,22 @@ public final class LlamaDecoder: @unchecked Sendable {
     }
 
     func expect(_ name: String, _ shape: [Int]) throws {
-        guard let info = checkpoint[name] else { throw ModelError.badWeight(file: checkpoint.url.path, tensor: name, reason: "missing") }
-        guard info.shape == shape || (shape.count == 1 && info.shape == [1, shape[0]]) else {
-            throw ModelError.badWeight(file: checkpoint.url.path, tensor: name, reason: "shape \(info.shape), expected \(shape)")
+        guard let stored = weights.shape(of: name) else { throw ModelError.badWeight(file: weights.location, tensor: name, reason: "missing") }
+        guard stored == shape || (shape.count == 1 && stored == [1, shape[0]]) else {
+            throw ModelError.badWeight(file: weights.location, tensor: name, reason: "shape \(stored), expected \(shape)")
         }
     }
 
     func matrix(_ name: String, _ shape: [Int]) throws -> Matrix<Float> {
         try expect(name, shape)
-        defer { checkpoint.evict(name) }
-        return try checkpoint.matrix(name)
+        defer { weights.release(name) }
+        return try weights.matrix(name)
     }
 
     func vector(_ name: String, _ count: Int) throws -> [Float] {
         try expect(name, [count])
-        defer { checkpoint.evict(name) }
-        return try checkpoint.array(name)
+        defer { weights.release(name) }
+        return try weights.matrix(name).elements
     }
 
     /// Decoder layers.
@@ -122,7 +122,7 @@ public final class LlamaDecoder: @unchecked Sendable {
         let a = Layers.rmsNorm(x, weight: try vector(p + "input_layernorm.weight", h), epsilon: c.rmsNormEpsilon)
         observer?(inputs[0], a)
         func projection(_ name: String, _ out: Int) throws -> Matrix<Float> {
-            let bias = c.attentionBias && checkpoint[p + "self_attn.\(name).bias"] != nil ? try vector(p + "self_attn.\(name).bias", out) : nil
+            let bias = c.attentionBias && weights.shape(of: p + "self_attn.\(name).bias") != nil ? try vector(p + "self_attn.\(name).bias", out) : nil
             return Layers.linear(a, try matrix(p + "self_attn.\(name).weight", [out, h]), bias: bias)
         }
         var q = try projection("q_proj", qWidth), k = try projection("k_proj", kvWidth)
@@ -227,6 +227,50 @@ public final class LlamaDecoder: @unchecked Sendable {
         var x = try embed(batch)
         for i in 0..<blockCount { x = try block(i, x, batch: batch, observer: observer) }
         return try logits(x)
+    }
+
+    /// The shifted-label NLL (as `negativeLogLikelihood(logits:batch:)`) from
+    /// the last hidden states x `[tokens, H]`, the final norm and output head
+    /// applied `rowsPerStep` rows at a time so that the `[tokens, vocab]`
+    /// logits never exist at once (49152 columns × 2048 rows would be 400 MB).
+    public func negativeLogLikelihood(hidden x: Matrix<Float>, batch: TokenBatch, rowsPerStep: Int = 256) throws -> (sum: Double, count: Int) {
+        let c = configuration
+        let norm = try vector("model.norm.weight", c.hiddenSize)
+        let head = try matrix(c.tiedEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight", [c.vocabularySize, c.hiddenSize])
+        var total = 0.0, count = 0
+        for (s, ids) in batch.sequences.enumerated() where ids.count > 1 {
+            let rows = batch.rows(s)
+            var start = rows.lowerBound
+            while start < rows.upperBound - 1 {
+                let end = Swift.min(start + rowsPerStep, rows.upperBound - 1)
+                let part = Layers.columns(x, rows: start..<end, start: 0, width: x.columns)
+                let logits = Layers.linear(Layers.rmsNorm(part, weight: norm, epsilon: c.rmsNormEpsilon), head)
+                // Labels: the next token of the same sequence.
+                let labels = Array(ids[(start - rows.lowerBound + 1)...(end - rows.lowerBound)])
+                let step = Self.negativeLogLikelihood(logits: logits, labels: labels)
+                total += step
+                count += labels.count
+                start = end
+            }
+        }
+        return (total, count)
+    }
+
+    /// Σ −log softmax(logits[t])[labels[t]] over the rows, in Double.
+    static func negativeLogLikelihood(logits: Matrix<Float>, labels: [Int]) -> Double {
+        let vocabulary = logits.columns
+        var total = 0.0
+        logits.withUnsafeBufferPointer { p in
+            for (t, label) in labels.enumerated() {
+                let row = p.baseAddress! + t * vocabulary
+                var top = -Float.infinity
+                for j in 0..<vocabulary { top = Swift.max(top, row[j]) }
+                var sum = 0.0
+                for j in 0..<vocabulary { sum += exp(Double(row[j] - top)) }
+                total += log(sum) + Double(top) - Double(row[label])
+            }
+        }
+        return total
     }
 
     /// Σ −log p(token_{t+1} | tokens ≤ t) over each sequence's positions

@@ -28,7 +28,7 @@ struct BertEncoderTests {
     static func encoder() throws -> BertEncoder {
         let folder = TestModels.miniLM!
         guard case .bert(let configuration) = try ModelConfiguration(folder: folder) else { throw ModelError.badInput(reason: "not BERT") }
-        return try BertEncoder(checkpoint: try Checkpoint(path: folder.appendingPathComponent("model.safetensors")), configuration: configuration)
+        return try BertEncoder(weights: try Checkpoint(path: folder.appendingPathComponent("model.safetensors")), configuration: configuration)
     }
 
     @Test("Sentence embeddings equal the numpy reference to 1e-5 on both backends, batched or one at a time",

@@ -21,7 +21,7 @@ struct LlamaDecoderTests {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/models/tiny-\(variant)")
         guard case .llama(let configuration) = try ModelConfiguration(folder: folder) else { throw ModelError.badInput(reason: "not Llama") }
-        let decoder = try LlamaDecoder(checkpoint: try Checkpoint(path: folder.appendingPathComponent("model.safetensors")), configuration: configuration)
+        let decoder = try LlamaDecoder(weights: try Checkpoint(path: folder.appendingPathComponent("model.safetensors")), configuration: configuration)
         let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: folder.appendingPathComponent("expected.json")))
         return (decoder, expected)
     }
@@ -41,6 +41,10 @@ struct LlamaDecoderTests {
             #expect(worst < 2e-5, "\(variant) \(backend): max |Δlogit| \(worst)")
             let nll = LlamaDecoder.negativeLogLikelihood(logits: logits, batch: batch)
             #expect(abs(nll.sum / Double(nll.count) - expected.mean_nll) < 1e-5)
+            var x = try decoder.embed(batch)
+            for i in 0..<decoder.blockCount { x = try decoder.block(i, x, batch: batch) }
+            let streamed = try decoder.negativeLogLikelihood(hidden: x, batch: batch, rowsPerStep: 3)
+            #expect(streamed.count == nll.count && abs(streamed.sum - nll.sum) < 1e-4, "row steps change nothing")
             // One sequence alone gives the same rows as in the batch (positions restart, no leakage).
             let alone = try decoder.logits(try TokenBatch([expected.sequences[1]]))
             #expect((0..<alone.rows).allSatisfy { t in (0..<alone.columns).allSatisfy { abs(alone[t, $0] - logits[batch.offsets[1] + t, $0]) < 1e-5 } })
