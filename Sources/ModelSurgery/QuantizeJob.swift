@@ -2,6 +2,7 @@ import Foundation
 import LinearAlgebra
 import Compression
 import WeightFiles
+import Models
 
 /// Quantization of the selected layers of a model: round-to-nearest or GPTQ,
 /// written dequantized (floats, the model's own layout) or as a packed GPTQ
@@ -27,6 +28,15 @@ public struct QuantizeJob {
         /// `calibration` (`M.gram` or `M.inputs`, `same_as` followed). A layer
         /// without statistics fails with `CalibrationError.missingLayer`.
         case gptq(GPTQ, calibration: CalibrationFile)
+        /// Sequential GPTQ (GPTQModel's scheme): the model built by `model`
+        /// over the job's weights runs `sequences` block by block; in each
+        /// block the groups of Linear layers sharing an input are quantized in
+        /// order ([q,k,v] → [o] → [gate,up] → [down]; BERT: [q,k,v] → [attention
+        /// output] → [intermediate] → [output]), each group's Gram taken after
+        /// the groups before it were quantized, and the next block's inputs
+        /// come from the quantized block. Selected layers outside those groups
+        /// fail with `ModelSurgeryError.layerFailed`.
+        case sequentialGPTQ(GPTQ, model: @Sendable (WeightProvider) throws -> TransformerModel, sequences: [[Int]])
     }
 
     /// How the result is stored.
@@ -51,6 +61,7 @@ public struct QuantizeJob {
         self.method = method
         self.format = format
         if case .gptq(_, let calibration) = method { self.rewrite.protecting += calibration.checkpoint.inputURLs }
+        self.precomputed = [:]
     }
 
     /// A round-to-nearest job stored dequantized (the original form of this job).
@@ -61,21 +72,21 @@ public struct QuantizeJob {
     var bits: Int {
         switch method {
         case .roundToNearest(let q): return q.bits
-        case .gptq(let q, _): return q.bits
+        case .gptq(let q, _), .sequentialGPTQ(let q, _, _): return q.bits
         }
     }
 
     var groupSize: Int? {
         switch method {
         case .roundToNearest(let q): return q.groupSize
-        case .gptq(let q, _): return q.groupSize
+        case .gptq(let q, _), .sequentialGPTQ(let q, _, _): return q.groupSize
         }
     }
 
     var symmetric: Bool {
         switch method {
         case .roundToNearest(let q): return q.symmetric
-        case .gptq(let q, _): return q.symmetric
+        case .gptq(let q, _), .sequentialGPTQ(let q, _, _): return q.symmetric
         }
     }
 
@@ -88,24 +99,39 @@ public struct QuantizeJob {
     ///   `.shapeMismatch` naming the first layer whose shape cannot be packed, and
     ///   `.layerFailed` for a compressor failure, naming the layer.
     public func run(observer: JobObserver = { _ in }) throws -> ModelReport {
+        var job = self
+        if case .sequentialGPTQ(let gptq, let build, let sequences) = method {
+            job.precomputed = try SequentialQuantization(rewrite: rewrite, gptq: gptq, build: build, sequences: sequences,
+                                                         float16Scales: true).run(observer: observer)
+        }
         switch format {
         case .dequantized:
-            return try rewrite.run(observer: observer) { name, w in
-                let (q, report) = try quantize(name: name, w, float16Scales: true)
+            return try job.rewrite.run(observer: observer) { name, w in
+                let (q, report) = try job.quantize(name: name, w, float16Scales: true)
                 return (q.dequantized, report)
             }
         case .gptq:
-            return try runPacked(observer: observer)
+            return try job.runPacked(observer: observer)
         }
     }
+
+    /// Sequential GPTQ's results, by weight name, computed before writing.
+    var precomputed: [String: (QuantizedMatrix<Float>, LayerReport)] = [:]
 
     /// One layer: codes, grids and the report.
     func quantize(name: String, _ w: Matrix<Float>, float16Scales: Bool) throws -> (QuantizedMatrix<Float>, LayerReport) {
         var report = LayerReport(layer: "")
         report.bits = bits
         let quantized: QuantizedMatrix<Float>
+        if method.isSequential {
+            guard let done = precomputed[name] else {
+                throw ModelSurgeryError.layerFailed(layer: name, detail: "sequential GPTQ quantizes the Linear layers of the model's blocks only; leave this one out (--exclude)")
+            }
+            return done
+        }
         do {
             switch method {
+            case .sequentialGPTQ: preconditionFailure("handled above")
             case .roundToNearest(var rtn):
                 rtn.float16Scales = float16Scales
                 quantized = try rtn.quantizeToCodes(w)
@@ -228,13 +254,20 @@ public struct QuantizeJob {
         return report
     }
 
-    var descAct: Bool { if case .gptq(let q, _) = method { return q.actOrder } else { return false } }
-    var damp: Double? { if case .gptq(let q, _) = method { return q.damp } else { return nil } }
-    var staticGroups: Bool? { if case .gptq(let q, _) = method { return q.staticGroups } else { return nil } }
+    var gptq: GPTQ? {
+        switch method {
+        case .gptq(let q, _), .sequentialGPTQ(let q, _, _): return q
+        case .roundToNearest: return nil
+        }
+    }
+    var descAct: Bool { gptq?.actOrder ?? false }
+    var damp: Double? { gptq?.damp }
+    var staticGroups: Bool? { gptq?.staticGroups }
 }
 
 extension QuantizeJob.Method {
-    var isGPTQ: Bool { if case .gptq = self { return true } else { return false } }
+    var isGPTQ: Bool { if case .roundToNearest = self { return false } else { return true } }
+    var isSequential: Bool { if case .sequentialGPTQ = self { return true } else { return false } }
 }
 
 /// A `[rows, columns]` row-major array transposed to `[columns, rows]`.
@@ -253,4 +286,87 @@ func activationError(_ w: Matrix<Float>, _ q: Matrix<Float>, _ h: Matrix<Double>
     }
     let total = energy(w)
     return total > 0 ? (Swift.max(energy(w - q), 0) / total).squareRoot() : 0
+}
+
+/// Weights read from a base, with some replaced in memory (sequential GPTQ's
+/// already-quantized layers, seen by the following forward passes).
+final class OverlayWeights: WeightProvider, @unchecked Sendable {
+    let base: WeightProvider
+    var replaced: [String: Matrix<Float>] = [:]
+
+    init(base: WeightProvider) { self.base = base }
+
+    var location: String { base.location }
+    func shape(of name: String) -> [Int]? { base.shape(of: name) }
+    func matrix(_ name: String) throws -> Matrix<Float> { try replaced[name] ?? base.matrix(name) }
+    func release(_ name: String) { base.release(name) }
+}
+
+/// GPTQModel's sequential scheme over a `TransformerModel` (see
+/// `QuantizeJob.Method.sequentialGPTQ`): per block, per group of Linear layers
+/// sharing an input, the Gram of that input with the earlier groups already
+/// quantized, then GPTQ of the group's selected layers; the block's output
+/// with all its layers quantized feeds the next block. Five forward passes
+/// of each block (one per group, one for the output), over chunks of tokens.
+struct SequentialQuantization {
+    var rewrite: ModelRewrite
+    var gptq: GPTQ
+    var build: @Sendable (WeightProvider) throws -> TransformerModel
+    var sequences: [[Int]]
+    var float16Scales: Bool
+    var chunkTokens = 8192
+
+    func run(observer: JobObserver) throws -> [String: (QuantizedMatrix<Float>, LayerReport)] {
+        guard !sequences.isEmpty else {
+            throw ModelSurgeryError.invalidParameter(parameter: "calibration text", value: "no sequences", expected: "at least one non-empty sequence")
+        }
+        let overlay = OverlayWeights(base: rewrite.model)
+        let model = try build(overlay)
+        let selected = Set(rewrite.selection.layers(of: rewrite.model))
+        let chunks = try TokenSequences.chunks(sequences, tokens: chunkTokens).map { try TokenBatch($0) }
+        var states = try chunks.map { try model.embed($0) }
+        var results: [String: (QuantizedMatrix<Float>, LayerReport)] = [:]
+        var gptq = self.gptq
+        gptq.float16Scales = float16Scales
+        for block in 0..<model.blockCount {
+            let groups = model.linearInputs(block: block)
+            for group in groups {
+                let names = group.modules.map { "\($0).weight" }.filter(selected.contains)
+                guard !names.isEmpty else { continue }
+                var gram: Matrix<Double>?
+                for (c, batch) in chunks.enumerated() {
+                    _ = try model.block(block, states[c], batch: batch) { input, x in
+                        guard input == group else { return }
+                        let g = x.gram().converted(to: Double.self)
+                        gram = gram.map { $0 + g } ?? g
+                    }
+                }
+                guard let h = gram else { continue }
+                for name in names {
+                    let start = ContinuousClock.now
+                    let w: Matrix<Float> = try rewrite.model.matrix(name)
+                    rewrite.model.evict(name)
+                    let result: GPTQ.Result<Float>
+                    do {
+                        result = try gptq.quantize(w, hessian: h)
+                    } catch let error as CompressionError {
+                        throw ModelSurgeryError.layerFailed(layer: name, detail: error.description)
+                    }
+                    overlay.replaced[name] = result.quantized.dequantized
+                    var report = LayerReport(layer: name, shape: [w.rows, w.columns])
+                    report.bits = gptq.bits
+                    report.activationError = activationError(w, result.quantized.dequantized, h)
+                    report.relativeError = Double((w - result.quantized.dequantized).frobeniusNorm() / Swift.max(w.frobeniusNorm(), .leastNormalMagnitude))
+                    var notes = ["sequential: block \(block), inputs from the quantized blocks before it"]
+                    if result.fellBackToRoundToNearest { notes.append("the Gram is not positive definite even with damping near 1: quantized round-to-nearest") }
+                    report.notes = notes
+                    report.seconds = secondsSince(start)
+                    results[name] = (result.quantized, report)
+                    observer(.note("\(name): GPTQ from \(chunks.map(\.tokenCount).reduce(0, +)) calibration tokens"))
+                }
+            }
+            for (c, batch) in chunks.enumerated() { states[c] = try model.block(block, states[c], batch: batch, observer: nil) }
+        }
+        return results
+    }
 }

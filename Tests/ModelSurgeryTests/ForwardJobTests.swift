@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import LinearAlgebra
+import Compression
 import Models
 import ModelSurgery
 import TestSupport
@@ -96,5 +97,42 @@ struct ForwardJobTests {
         let batch = try TokenBatch([[1, 2, 3, 4]])
         let adapted = try LlamaDecoder(weights: merged, configuration: configuration).logits(batch)
         #expect(maxDifference(adapted, try decoder.logits(batch)) > 1e-4)
+    }
+}
+
+@Suite("Sequential GPTQ")
+struct SequentialGPTQTests {
+    @Test("block 0's first group equals GPTQ on the original model's Gram; later groups see quantized inputs; packed output reads back")
+    func sequential() throws {
+        let folder = fixtures.appendingPathComponent("tiny-llama")
+        guard case .llama(let configuration) = try ModelConfiguration(folder: folder) else { Issue.record("not Llama"); return }
+        let checkpoint = try Checkpoint(path: folder.appendingPathComponent("model.safetensors"))
+        let sequences = [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [20, 21, 22, 23, 24, 25, 26, 27], [40, 41, 42, 43, 44, 45, 46, 47, 48]]
+        let dir = temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // One-shot: Grams of the original model.
+        let decoder = try LlamaDecoder(weights: checkpoint, configuration: configuration)
+        _ = try CalibrateJob(model: decoder, sequences: sequences, output: dir.appendingPathComponent("c.safetensors")).run()
+        let gptq = GPTQ(bits: 4, groupSize: 16)
+        _ = try QuantizeJob(rewrite: ModelRewrite(model: checkpoint, output: dir.appendingPathComponent("oneshot.safetensors"), dtype: .f32),
+                            method: .gptq(gptq, calibration: try CalibrationFile(path: dir.appendingPathComponent("c.safetensors")))).run()
+        let report = try QuantizeJob(rewrite: ModelRewrite(model: checkpoint, output: dir.appendingPathComponent("sequential"), dtype: .f32),
+                                     method: .sequentialGPTQ(gptq, model: { try LlamaDecoder(weights: $0, configuration: configuration) }, sequences: sequences),
+                                     format: .gptq).run()
+        #expect(report.layers.count == 14 && report.layers.allSatisfy { ($0.notes ?? []).first?.hasPrefix("sequential") == true })
+        let oneShot = try Checkpoint(path: dir.appendingPathComponent("oneshot.safetensors"))
+        let sequential = try Checkpoint(path: dir.appendingPathComponent("sequential"))
+        func same(_ name: String) throws -> Bool {
+            let a: [Float] = try oneShot.array(name), b: [Float] = try sequential.array(name)
+            return zip(a, b).allSatisfy { abs($0 - $1) <= 1e-6 * Swift.max(abs($0), 1) }
+        }
+        // F16 scales on both sides; the first group sees the same inputs.
+        let q0 = try same("model.layers.0.self_attn.q_proj.weight"), v0 = try same("model.layers.0.self_attn.v_proj.weight")
+        #expect(q0 && v0)
+        #expect(try !same("model.layers.1.mlp.down_proj.weight"), "block 1 reads the quantized block 0's output")
+        // The quantized model runs.
+        let quantized = try LlamaDecoder(weights: sequential, configuration: configuration)
+        let nll = try PerplexityJob(model: quantized, windows: sequences).run()
+        #expect(nll.perplexity!.isFinite)
     }
 }
