@@ -70,7 +70,7 @@ bench: deps bench-setup
 	$(SWIFT) build -c release --product rankwise-bench
 	$(SWIFT) build -c release --product rankwise
 	.build/release/rankwise-bench --threads $(BENCH_THREADS) --output $(BENCH_OUT)
-	for ref in linalg eora gptq kernel merge; do python3 Benchmarks/reference/$$ref.py --threads $(BENCH_THREADS) --output $(BENCH_OUT) || exit 1; done
+	for ref in linalg eora gptq forward kernel merge; do python3 Benchmarks/reference/$$ref.py --threads $(BENCH_THREADS) --output $(BENCH_OUT) || exit 1; done
 	python3 Benchmarks/report.py $(BENCH_OUT)
 
 ## bench-quick: a small subset (a couple of minutes).
@@ -78,7 +78,7 @@ bench-quick: deps bench-setup
 	$(SWIFT) build -c release --product rankwise-bench
 	$(SWIFT) build -c release --product rankwise
 	.build/release/rankwise-bench --quick --threads $(BENCH_THREADS) --output $(BENCH_OUT)
-	for ref in linalg eora gptq kernel merge; do python3 Benchmarks/reference/$$ref.py --quick --threads $(BENCH_THREADS) --output $(BENCH_OUT) || exit 1; done
+	for ref in linalg eora gptq forward kernel merge; do python3 Benchmarks/reference/$$ref.py --quick --threads $(BENCH_THREADS) --output $(BENCH_OUT) || exit 1; done
 	python3 Benchmarks/report.py $(BENCH_OUT)
 
 ## bench-plot: PNG charts from the last bench run.

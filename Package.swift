@@ -124,6 +124,7 @@ let package = Package(
                 "LowRank",
                 "KernelRegression",
                 "ModelSurgery",
+                "Models",
                 "WeightFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

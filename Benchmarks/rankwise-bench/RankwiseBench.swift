@@ -8,7 +8,7 @@ import LinearAlgebra
 /// ratios (`make bench`).
 ///
 /// Usage: rankwise-bench [--quick] [--repetitions N] [--threads N] [--output DIR]
-///                       [--suites linalg,rsvd,eora,gptq,kernel] [--backends openblas,native]
+///                       [--suites linalg,rsvd,eora,gptq,forward,kernel] [--backends openblas,native]
 ///                       [--max-native-decomposition N] [--gemm-sizes 256,512]
 ///                       [--decomposition-sizes 512,1024]
 @main
@@ -108,6 +108,7 @@ struct RankwiseBenchCommand: ParsableCommand {
                 try bench.gptq()
                 try bench.gptqQuality()
             }
+            if suites.contains(.forward) { try bench.forward() }
             if suites.contains(.kernel) { try bench.kernel() }
             try bench.write(to: URL(fileURLWithPath: output))
         } catch {
@@ -119,7 +120,7 @@ struct RankwiseBenchCommand: ParsableCommand {
 
 /// The groups of rows `--suites` selects.
 enum Suite: String, CaseIterable, ExpressibleByArgument {
-    case linalg, rsvd, eora, gptq, kernel
+    case linalg, rsvd, eora, gptq, forward, kernel
 
     static var allValueDescriptions: [String: String] {
         [
@@ -127,6 +128,7 @@ enum Suite: String, CaseIterable, ExpressibleByArgument {
             "rsvd": "rank-128 randomized SVD",
             "eora": "exact and fast EoRA on one 4-bit layer",
             "gptq": "GPTQ (4-bit, groups of 128) and SparseGPT (50 %) of one layer",
+            "forward": "all-MiniLM-L6-v2 sentence embeddings (needs make test-models)",
             "kernel": "exact kernel ridge and Nyström ridge",
         ]
     }

@@ -118,7 +118,8 @@ public final class BertEncoder: @unchecked Sendable {
         let q = Layers.linear(x, try matrix(p + "attention.self.query.weight", [h, h]), bias: try vector(p + "attention.self.query.bias", h))
         let k = Layers.linear(x, try matrix(p + "attention.self.key.weight", [h, h]), bias: try vector(p + "attention.self.key.bias", h))
         let v = Layers.linear(x, try matrix(p + "attention.self.value.weight", [h, h]), bias: try vector(p + "attention.self.value.bias", h))
-        let context = Self.attention(q: q, k: k, v: v, batch: batch, heads: c.heads)
+        let context = Layers.attention(q: q, k: k, v: v, batch: batch, heads: c.heads, keyValueHeads: c.heads,
+                                       headDimension: h / c.heads, causal: false)
         observer?(inputs[1], context)
         var y = Layers.linear(context, try matrix(p + "attention.output.dense.weight", [h, h]), bias: try vector(p + "attention.output.dense.bias", h))
         y += x
@@ -133,29 +134,6 @@ public final class BertEncoder: @unchecked Sendable {
         Layers.layerNorm(&out, weight: try vector(p + "output.LayerNorm.weight", h), bias: try vector(p + "output.LayerNorm.bias", h),
                          epsilon: c.layerNormEpsilon)
         return out
-    }
-
-    /// Bidirectional multi-head attention within each sequence: per head,
-    /// softmax(QKᵀ/√d)V. q, k, v `[tokens, H]` → the context `[tokens, H]`.
-    static func attention(q: Matrix<Float>, k: Matrix<Float>, v: Matrix<Float>, batch: TokenBatch, heads: Int) -> Matrix<Float> {
-        let h = q.columns, d = h / heads
-        let scale = 1 / Float(d).squareRoot()
-        var context = Matrix<Float>.zeros(rows: q.rows, columns: h)
-        for s in 0..<batch.sequences.count {
-            let rows = batch.rows(s)
-            for head in 0..<heads {
-                let qh = Layers.columns(q, rows: rows, start: head * d, width: d)
-                let kh = Layers.columns(k, rows: rows, start: head * d, width: d)
-                let vh = Layers.columns(v, rows: rows, start: head * d, width: d)
-                var scores = Matrix<Float>.zeros(rows: rows.count, columns: rows.count)
-                Matrix.gemm(qh, .none, kh, .transposed, alpha: scale, into: &scores)
-                scores.withUnsafeMutableBufferPointer { p in
-                    Layers.softmaxRows(p.baseAddress!, rows: rows.count, columns: rows.count) { _ in rows.count }
-                }
-                Layers.place(scores * vh, into: &context, rowStart: rows.lowerBound, columnStart: head * d)
-            }
-        }
-        return context
     }
 
     /// The last hidden state `[tokens, H]` of a batch (every block), with `observer` on every Linear input.

@@ -56,17 +56,77 @@ enum Layers {
         return y
     }
 
-    /// The activation applied elementwise, in place.
+    /// The activation applied elementwise, in place, in parallel chunks.
     static func activate(_ x: inout Matrix<Float>, _ activation: Activation) {
-        x.withUnsafeMutableBufferPointer { p in
-            switch activation {
-            case .gelu: for i in p.indices { let v = p[i]; p[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
-            case .geluTanh:
-                for i in p.indices { let v = p[i]; p[i] = 0.5 * v * (1 + tanhf(0.7978845608028654 * (v + 0.044715 * v * v * v))) }
-            case .silu: for i in p.indices { let v = p[i]; p[i] = v / (1 + expf(-v)) }
-            case .relu: for i in p.indices { p[i] = Swift.max(p[i], 0) }
+        let count = x.count
+        x.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let p = buffer
+            let chunks = Swift.max(1, Swift.min(64, count / 16384))
+            Backend.forEachChunk(chunks) { chunk in
+                let range = (count * chunk / chunks)..<(count * (chunk + 1) / chunks)
+                switch activation {
+                case .gelu: for i in range { let v = p[i]; p[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
+                case .geluTanh:
+                    for i in range { let v = p[i]; p[i] = 0.5 * v * (1 + tanhf(0.7978845608028654 * (v + 0.044715 * v * v * v))) }
+                case .silu: for i in range { let v = p[i]; p[i] = v / (1 + expf(-v)) }
+                case .relu: for i in range { p[i] = Swift.max(p[i], 0) }
+                }
             }
         }
+    }
+
+    /// Scaled-dot-product attention of every (sequence, query head) pair, in
+    /// parallel over the pairs: for query rows i of a sequence,
+    /// softmax_j(q_i·k_j·scale) over the keys j it may see (all of them, or
+    /// j ≤ i when `causal`), then Σ_j p_ij v_j. q `[tokens, heads·d]`, k and v
+    /// `[tokens, kvHeads·d]` (query head h reads key/value head h / (heads/kvHeads)).
+    static func attention(q: Matrix<Float>, k: Matrix<Float>, v: Matrix<Float>, batch: TokenBatch, heads: Int, keyValueHeads: Int,
+                          headDimension d: Int, causal: Bool) -> Matrix<Float> {
+        let group = heads / keyValueHeads
+        let scale = 1 / Float(d).squareRoot()
+        let qn = q.columns, kn = k.columns
+        var context = Matrix<Float>.zeros(rows: q.rows, columns: heads * d)
+        let pairs = batch.sequences.count * heads
+        context.withUnsafeMutableBufferPointer { cb in
+            q.withUnsafeBufferPointer { qb in
+                k.withUnsafeBufferPointer { kb in
+                    v.withUnsafeBufferPointer { vb in
+                        nonisolated(unsafe) let (cp, qp, kp, vp) = (cb.baseAddress!, qb.baseAddress!, kb.baseAddress!, vb.baseAddress!)
+                        let chunks = Swift.min(pairs, 64)
+                        Backend.forEachChunk(chunks) { chunk in
+                            var scores = [Float]()
+                            for pair in (pairs * chunk / chunks)..<(pairs * (chunk + 1) / chunks) {
+                                let s = pair / heads, head = pair % heads, kvHead = head / group
+                                let rows = batch.rows(s), length = rows.count
+                                if scores.count < length { scores = [Float](repeating: 0, count: length) }
+                                for i in 0..<length {
+                                    let qi = qp + (rows.lowerBound + i) * qn + head * d
+                                    let visible = causal ? i + 1 : length
+                                    var top = -Float.infinity
+                                    for j in 0..<visible {
+                                        let kj = kp + (rows.lowerBound + j) * kn + kvHead * d
+                                        var dot: Float = 0
+                                        for t in 0..<d { dot += qi[t] * kj[t] }
+                                        scores[j] = dot * scale
+                                        top = Swift.max(top, scores[j])
+                                    }
+                                    var sum: Float = 0
+                                    for j in 0..<visible { let e = expf(scores[j] - top); scores[j] = e; sum += e }
+                                    let inverse = 1 / sum
+                                    let ci = cp + (rows.lowerBound + i) * (heads * d) + head * d
+                                    for j in 0..<visible {
+                                        let weight = scores[j] * inverse
+                                        let vj = vp + (rows.lowerBound + j) * kn + kvHead * d
+                                        for t in 0..<d { ci[t] += weight * vj[t] }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return context
     }
 
     /// Row-wise softmax in place over the first `count` entries of each row

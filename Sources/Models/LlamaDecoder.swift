@@ -133,7 +133,7 @@ public final class LlamaDecoder: @unchecked Sendable {
         }
         rotate(&q, heads: c.heads, batch: batch)
         rotate(&k, heads: c.keyValueHeads, batch: batch)
-        let context = Self.causalAttention(q: q, k: k, v: v, batch: batch, heads: c.heads, keyValueHeads: c.keyValueHeads, headDimension: d)
+        let context = Layers.attention(q: q, k: k, v: v, batch: batch, heads: c.heads, keyValueHeads: c.keyValueHeads, headDimension: d, causal: true)
         observer?(inputs[1], context)
         var y = Layers.linear(context, try matrix(p + "self_attn.o_proj.weight", [h, qWidth]))
         y += x
@@ -186,32 +186,6 @@ public final class LlamaDecoder: @unchecked Sendable {
                 }
             }
         }
-    }
-
-    /// Causal grouped-query attention within each sequence: query head h
-    /// reads key/value head h / (heads / keyValueHeads).
-    static func causalAttention(q: Matrix<Float>, k: Matrix<Float>, v: Matrix<Float>, batch: TokenBatch,
-                                heads: Int, keyValueHeads: Int, headDimension d: Int) -> Matrix<Float> {
-        let group = heads / keyValueHeads
-        let scale = 1 / Float(d).squareRoot()
-        var context = Matrix<Float>.zeros(rows: q.rows, columns: heads * d)
-        for s in 0..<batch.sequences.count {
-            let rows = batch.rows(s), length = rows.count
-            for kvHead in 0..<keyValueHeads {
-                let kh = Layers.columns(k, rows: rows, start: kvHead * d, width: d)
-                let vh = Layers.columns(v, rows: rows, start: kvHead * d, width: d)
-                for head in (kvHead * group)..<((kvHead + 1) * group) {
-                    let qh = Layers.columns(q, rows: rows, start: head * d, width: d)
-                    var scores = Matrix<Float>.zeros(rows: length, columns: length)
-                    Matrix.gemm(qh, .none, kh, .transposed, alpha: scale, into: &scores)
-                    scores.withUnsafeMutableBufferPointer { p in
-                        Layers.softmaxRows(p.baseAddress!, rows: length, columns: length) { $0 + 1 }
-                    }
-                    Layers.place(scores * vh, into: &context, rowStart: rows.lowerBound, columnStart: head * d)
-                }
-            }
-        }
-        return context
     }
 
     /// The final norm and the output head: logits `[tokens, vocab]` for hidden states x `[tokens, H]`.
