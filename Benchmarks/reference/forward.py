@@ -49,7 +49,8 @@ def embeddings(W, cfg, ids):
     x = layer_norm(x, W["embeddings.LayerNorm.weight"], W["embeddings.LayerNorm.bias"], eps)
     for i in range(cfg["num_hidden_layers"]):
         p = f"encoder.layer.{i}."
-        lin = lambda t, n: t @ W[p + n + ".weight"].T + W[p + n + ".bias"]
+        # As 2-D products over all B·S tokens (a 3-D operand makes numpy loop over the batch).
+        lin = lambda t, n: (t.reshape(B * S, -1) @ W[p + n + ".weight"].T + W[p + n + ".bias"]).reshape(B, S, -1)
         # Contiguous per-head blocks: numpy's stacked matmul is BLAS-backed only on contiguous operands.
         q = np.ascontiguousarray(lin(x, "attention.self.query").reshape(B, S, heads, d).transpose(0, 2, 1, 3))
         k = np.ascontiguousarray(lin(x, "attention.self.key").reshape(B, S, heads, d).transpose(0, 2, 3, 1))
