@@ -36,6 +36,7 @@ let package = Package(
         .library(name: "Merging", targets: ["Merging"]),
         .library(name: "KernelRegression", targets: ["KernelRegression"]),
         .library(name: "ModelSurgery", targets: ["ModelSurgery"]),
+        .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .executable(name: "rankwise", targets: ["rankwise"]),
     ],
     traits: [
@@ -94,6 +95,13 @@ let package = Package(
             dependencies: ["LinearAlgebra", "WeightFiles", "Compression", "LowRank", "Merging", "KernelRegression",
                            .product(name: "Yams", package: "Yams")],
             exclude: ["README.md"]
+        ),
+        // tokenizer.json and GGUF tokenizers (Foundation only: no linear algebra). Optimised in
+        // debug builds too: tokenizing a long text unoptimised is tens of times slower.
+        .target(
+            name: "Tokenizers",
+            exclude: ["README.md"],
+            swiftSettings: [kernelOptimisation]
         ),
         .executableTarget(
             name: "rankwise",
