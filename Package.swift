@@ -145,6 +145,7 @@ let package = Package(
         .testTarget(name: "LowRankTests", dependencies: ["LowRank", "Compression", "TestSupport"]),
         .testTarget(name: "ModelSurgeryTests", dependencies: ["ModelSurgery", "WeightFiles", "LowRank", "Compression", "TestSupport"]),
         .testTarget(name: "MergingTests", dependencies: ["Merging", "TestSupport"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizers", "TestSupport"]),
         .testTarget(name: "DocumentationExamplesTests",
                     dependencies: ["LinearAlgebra", "WeightFiles", "Compression", "LowRank", "Merging", "KernelRegression", "ModelSurgery"]),
         .testTarget(name: "CLITests", dependencies: ["rankwise", "WeightFiles", "LowRank", "TestSupport"]),
