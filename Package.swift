@@ -147,7 +147,8 @@ let package = Package(
         .testTarget(name: "MergingTests", dependencies: ["Merging", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizers", "TestSupport"]),
         .testTarget(name: "DocumentationExamplesTests",
-                    dependencies: ["LinearAlgebra", "WeightFiles", "Compression", "LowRank", "Merging", "KernelRegression", "ModelSurgery"]),
+                    dependencies: ["LinearAlgebra", "WeightFiles", "Compression", "LowRank", "Merging", "KernelRegression", "ModelSurgery",
+                                   "Tokenizers"]),
         .testTarget(name: "CLITests", dependencies: ["rankwise", "WeightFiles", "LowRank", "TestSupport"]),
         .testTarget(
             name: "KernelRegressionTests",
