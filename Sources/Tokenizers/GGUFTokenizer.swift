@@ -68,12 +68,17 @@ extension Core {
             parsed.reserveCapacity(merges.count)
             for (index, line) in merges.enumerated() {
                 let place = "tokenizer.ggml.merges[\(index)]"
-                let parts = line.split(separator: " ", omittingEmptySubsequences: false)
-                guard parts.count == 2 else { throw Self.failure(place, "a merge must be two tokens separated by one space, got \(quoted(line))") }
-                guard let left = vocabulary.id(String(parts[0])) else { throw Self.failure(place, "the merge's left token \(quoted(String(parts[0]))) is not in the vocabulary") }
-                guard let right = vocabulary.id(String(parts[1])) else { throw Self.failure(place, "the merge's right token \(quoted(String(parts[1]))) is not in the vocabulary") }
-                guard let merged = vocabulary.id(Array(parts[0].utf8) + Array(parts[1].utf8)) else {
-                    throw Self.failure(place, "the merge's result \(quoted(String(parts[0] + parts[1]))) is not in the vocabulary")
+                // As llama.cpp: the first space after the first byte separates the two tokens.
+                let bytes = Array(line.utf8)
+                guard bytes.count > 1, let space = bytes[1...].firstIndex(of: 0x20) else {
+                    throw Self.failure(place, "a merge must be two tokens separated by a space, got \(quoted(line))")
+                }
+                let leftBytes = Array(bytes[..<space]), rightBytes = Array(bytes[(space + 1)...])
+                let leftText = String(decoding: leftBytes, as: UTF8.self), rightText = String(decoding: rightBytes, as: UTF8.self)
+                guard let left = vocabulary.id(leftBytes) else { throw Self.failure(place, "the merge's left token \(quoted(leftText)) is not in the vocabulary") }
+                guard let right = vocabulary.id(rightBytes) else { throw Self.failure(place, "the merge's right token \(quoted(rightText)) is not in the vocabulary") }
+                guard let merged = vocabulary.id(leftBytes + rightBytes) else {
+                    throw Self.failure(place, "the merge's result \(quoted(leftText + rightText)) is not in the vocabulary")
                 }
                 parsed.append((left, right, merged))
             }
@@ -93,6 +98,9 @@ extension Core {
             guard let scores else { throw Self.failure("tokenizer.ggml.scores", "missing; a \"llama\" (SentencePiece) vocabulary needs scores") }
             guard scores.count == tokens.count else {
                 throw Self.failure("tokenizer.ggml.scores", "\(scores.count) scores for \(tokens.count) tokens")
+            }
+            if let bad = scores.firstIndex(where: { !$0.isFinite }) {
+                throw Self.failure("tokenizer.ggml.scores[\(bad)]", "the score \(scores[bad]) is not finite")
             }
             // Every split of a token into two vocabulary entries is a merge; the merged token's
             // score orders the merges (highest first, equal scores leftmost first).

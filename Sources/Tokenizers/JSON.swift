@@ -255,7 +255,7 @@ struct JSONParser {
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
         let integer = integral ? Int(text) : nil
-        guard let double = Double(text) else { throw failure("a number out of range") }
+        guard let double = Double(text), double.isFinite else { throw failure("a number out of range") }
         return .number(double, integer: integer)
     }
 

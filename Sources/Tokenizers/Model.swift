@@ -37,15 +37,16 @@ struct WordPieceModel {
         var pieces: [Int] = []
         var start = 0
         while start < word.count {
-            var end = word.count
+            // Only candidates no longer than the longest vocabulary entry are looked up, so a
+            // long word costs O(length × longest entry), not O(length²).
+            let prefixLength = start > 0 ? continuingSubwordPrefix.count : 0
+            var end = start
+            while end < word.count, offsets[end + 1] - offsets[start] + prefixLength <= vocabulary.maximumTokenBytes { end += 1 }
             var found: Int?
             while start < end {
-                let length = offsets[end] - offsets[start] + (start > 0 ? continuingSubwordPrefix.count : 0)
-                if length <= vocabulary.maximumTokenBytes {
-                    var candidate = start > 0 ? continuingSubwordPrefix : []
-                    candidate.append(contentsOf: bytes[offsets[start]..<offsets[end]])
-                    if let id = vocabulary.id(candidate) { found = id; break }
-                }
+                var candidate = start > 0 ? continuingSubwordPrefix : []
+                candidate.append(contentsOf: bytes[offsets[start]..<offsets[end]])
+                if let id = vocabulary.id(candidate) { found = id; break }
                 end -= 1
             }
             guard let id = found else {

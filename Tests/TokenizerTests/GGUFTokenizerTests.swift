@@ -100,6 +100,8 @@ struct GGUFTokenizerTests {
         #expect(error(preType: "chameleon")?.place == "tokenizer.ggml.pre")
         #expect(error(merges: ["Ġ a", "Ġ zzz"])?.place == "tokenizer.ggml.merges[1]")
         #expect(error(merges: ["Ġa"])?.place == "tokenizer.ggml.merges[0]")
+        #expect(error(merges: [" Ġa"])?.place == "tokenizer.ggml.merges[0]")
+        #expect(error(model: "llama", scores: vocabulary.tokens.indices.map { $0 == 7 ? .nan : 0 })?.place == "tokenizer.ggml.scores[7]")
         #expect(error(types: [3])?.place == "tokenizer.ggml.token_type")
         #expect(error(tokens: [])?.place == "tokenizer.ggml.tokens")
         #expect(error(bos: 1_000_000)?.place == "tokenizer.ggml.bos_token_id")

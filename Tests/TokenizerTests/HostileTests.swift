@@ -127,6 +127,9 @@ struct HostileTests {
         #expect(ids.count < text.utf8.count)
         // Decoding the ids gives the text back (the Strip decoder removes the ▁ prefix's space).
         #expect(llama.decode(ids) == text)
+        // WordPiece with no word-length limit: lookups stop at the longest vocabulary entry.
+        let unlimited = try Tokenizer(json: tokenizerJSON(model: ###"{"type": "WordPiece", "unk_token": "[UNK]", "max_input_chars_per_word": 100000000, "vocab": {"[UNK]": 0, "ab": 1, "##ab": 2, "##a": 3}}"###), source: "t")
+        #expect(unlimited.encode(String(repeating: "ab", count: 1_000_000) + "a") == [1] + Array(repeating: 2, count: 999_999) + [3])
         // The same word with a pre-tokenizer that splits nothing.
         let gpt2 = try loadFixture("gpt2_bytelevel")
         let gptIDs = gpt2.encode(text)
