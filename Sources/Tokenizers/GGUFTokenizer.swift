@@ -103,12 +103,15 @@ extension Core {
                 throw Self.failure("tokenizer.ggml.scores[\(bad)]", "the score \(scores[bad]) is not finite")
             }
             // Every split of a token into two vocabulary entries is a merge; the merged token's
-            // score orders the merges (highest first, equal scores leftmost first).
+            // score orders the merges (highest first, equal scores leftmost first). Tokens over
+            // 1 KiB (none in real SentencePiece vocabularies, whose pieces are a few characters)
+            // are not split, so a hostile vocabulary cannot make this quadratic.
             var candidates: [(left: Int, right: Int, merged: Int, score: Float)] = []
             for (id, token) in tokens.enumerated() {
                 let type = tokenTypes?[id] ?? 1
                 guard type == 1 || type == 4, vocabulary.id(token) == id else { continue }
                 let bytes = Array(token.utf8)
+                guard bytes.count <= 1024 else { continue }
                 var cut = 1
                 while cut < bytes.count {
                     if bytes[cut] & 0xC0 != 0x80, let left = vocabulary.id(Array(bytes[..<cut])), let right = vocabulary.id(Array(bytes[cut...])) {
