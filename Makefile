@@ -40,7 +40,7 @@ test-native:
 
 ## docs: a DocC archive per library product in .build/docs/ (swift-docc-plugin), warnings are errors;
 ## doc-comments: every public declaration has a doc comment.
-DOC_TARGETS := LinearAlgebra WeightFiles Compression LowRank Merging KernelRegression Models ModelSurgery
+DOC_TARGETS := LinearAlgebra WeightFiles Compression LowRank Merging KernelRegression Tokenizers Models ModelSurgery
 docs: deps doc-comments
 	mkdir -p .build/docs
 	for t in $(DOC_TARGETS); do \

@@ -37,6 +37,7 @@ let package = Package(
         .library(name: "KernelRegression", targets: ["KernelRegression"]),
         .library(name: "Models", targets: ["Models"]),
         .library(name: "ModelSurgery", targets: ["ModelSurgery"]),
+        .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .executable(name: "rankwise", targets: ["rankwise"]),
     ],
     traits: [
@@ -101,6 +102,13 @@ let package = Package(
                            .product(name: "Yams", package: "Yams")],
             exclude: ["README.md"]
         ),
+        // tokenizer.json and GGUF tokenizers (Foundation only: no linear algebra). Optimised in
+        // debug builds too: tokenizing a long text unoptimised is tens of times slower.
+        .target(
+            name: "Tokenizers",
+            exclude: ["README.md"],
+            swiftSettings: [kernelOptimisation]
+        ),
         .executableTarget(
             name: "rankwise",
             dependencies: [
@@ -145,8 +153,10 @@ let package = Package(
         .testTarget(name: "ModelSurgeryTests", dependencies: ["ModelSurgery", "WeightFiles", "LowRank", "Compression", "TestSupport"]),
         .testTarget(name: "MergingTests", dependencies: ["Merging", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "WeightFiles", "TestSupport"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizers", "TestSupport"]),
         .testTarget(name: "DocumentationExamplesTests",
-                    dependencies: ["LinearAlgebra", "WeightFiles", "Compression", "LowRank", "Merging", "KernelRegression", "ModelSurgery"]),
+                    dependencies: ["LinearAlgebra", "WeightFiles", "Compression", "LowRank", "Merging", "KernelRegression", "ModelSurgery",
+                                   "Tokenizers"]),
         .testTarget(name: "CLITests", dependencies: ["rankwise", "WeightFiles", "LowRank", "TestSupport"]),
         .testTarget(
             name: "KernelRegressionTests",

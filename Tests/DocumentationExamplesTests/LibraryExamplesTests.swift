@@ -6,6 +6,7 @@ import LinearAlgebra
 import LowRank
 import Merging
 import ModelSurgery
+import Tokenizers
 import WeightFiles
 
 /// The examples of docs/library.md, as written there (file paths point into a
@@ -110,6 +111,23 @@ struct LibraryExamplesTests {
         #expect([1e-3, 1e-2, 1e-1].contains(search.bestAlpha))
         let nystroemError = try (nystroem.predict(x) - y).frobeniusNorm() / y.frobeniusNorm()
         #expect(nystroemError < 0.2, "relative error \(nystroemError)")
+    }
+
+    @Test("Tokenizers")
+    func tokenizers() throws {
+        let folder = Self.scratch()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.copyItem(at: Self.fixtures.appendingPathComponent("tokenizers/wordpiece_bert.json"),
+                                         to: folder.appendingPathComponent("tokenizer.json"))
+        let tokenizer = try Tokenizer(contentsOf: folder.appendingPathComponent("tokenizer.json"))   // a Hugging Face tokenizer.json
+        let ids = tokenizer.encode("Héllo, WORLD!")                      // with the file's special tokens: [CLS] … [SEP]
+        let pair = tokenizer.encoding("a question", pair: "a passage")  // ids and type ids (0 for the first, 1 for the second)
+        let text = tokenizer.decode(ids, skipSpecialTokens: true)        // "hello, world!" for an uncased BERT
+
+        #expect(ids.first == tokenizer.id(of: "[CLS]") && ids.last == tokenizer.id(of: "[SEP]"))
+        #expect(pair.typeIDs.first == 0 && pair.typeIDs.last == 1 && pair.ids.count == pair.typeIDs.count)
+        #expect(text == "hello, world!")
+        #expect(tokenizer.fileMaxLength == 128)
     }
 
     @Test("ModelSurgery")
