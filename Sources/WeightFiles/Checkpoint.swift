@@ -329,6 +329,7 @@ public final class Checkpoint: @unchecked Sendable {
         if let buffer = dequantizedBuffers[tensor.name] { return UnsafeRawBufferPointer(buffer) }
         let count = info.elementCount, size = tensor.dtype.size
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count * size, alignment: 64)
+        if let base = buffer.baseAddress { adviseHugePages(base, byteCount: buffer.count) }
         if !info.type.isQuantized {
             // Rows reordered (a 1-D bias: elements), bytes copied as stored.
             let stored = try file.rawBytes(info.name)

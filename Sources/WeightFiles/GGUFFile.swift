@@ -144,7 +144,10 @@ public final class GGUFFile: @unchecked Sendable {
         guard info.type.isDequantizable else { throw GGUFError(file: url.path, tensor: name, rule: .notDequantizable(info.type)) }
         defer { evict(name) }
         return [Float](unsafeUninitializedCapacity: info.elementCount) { buffer, initialized in
-            if let out = buffer.baseAddress { decode(info, rows: 0..<info.rowCount, into: out) }
+            if let out = buffer.baseAddress {
+                adviseHugePages(out, byteCount: 4 * info.elementCount)
+                decode(info, rows: 0..<info.rowCount, into: out)
+            }
             initialized = info.elementCount
         }
     }

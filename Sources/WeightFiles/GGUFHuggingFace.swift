@@ -164,7 +164,10 @@ extension GGUFFile {
             return stored.indices.map { stored[tensor.sourceRow($0)] }
         }
         return [Float](unsafeUninitializedCapacity: info.elementCount) { buffer, initialized in
-            if let out = buffer.baseAddress { decode(info, rows: 0..<info.rowCount, source: tensor.sourceRow, into: out) }
+            if let out = buffer.baseAddress {
+                adviseHugePages(out, byteCount: 4 * info.elementCount)
+                decode(info, rows: 0..<info.rowCount, source: tensor.sourceRow, into: out)
+            }
             initialized = info.elementCount
         }
     }
