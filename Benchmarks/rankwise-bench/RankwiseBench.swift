@@ -8,7 +8,7 @@ import LinearAlgebra
 /// ratios (`make bench`).
 ///
 /// Usage: rankwise-bench [--quick] [--repetitions N] [--threads N] [--output DIR]
-///                       [--suites linalg,rsvd,eora,gptq,kernel] [--backends openblas,native]
+///                       [--suites linalg,rsvd,eora,gptq,kernel,gguf] [--backends openblas,native]
 ///                       [--max-native-decomposition N] [--gemm-sizes 256,512]
 ///                       [--decomposition-sizes 512,1024]
 @main
@@ -109,6 +109,7 @@ struct RankwiseBenchCommand: ParsableCommand {
                 try bench.gptqQuality()
             }
             if suites.contains(.kernel) { try bench.kernel() }
+            if suites.contains(.gguf) { try bench.gguf() }
             try bench.write(to: URL(fileURLWithPath: output))
         } catch {
             FileHandle.standardError.write(Data("rankwise-bench: error: \(error)\n".utf8))
@@ -119,7 +120,7 @@ struct RankwiseBenchCommand: ParsableCommand {
 
 /// The groups of rows `--suites` selects.
 enum Suite: String, CaseIterable, ExpressibleByArgument {
-    case linalg, rsvd, eora, gptq, kernel
+    case linalg, rsvd, eora, gptq, kernel, gguf
 
     static var allValueDescriptions: [String: String] {
         [
@@ -128,6 +129,7 @@ enum Suite: String, CaseIterable, ExpressibleByArgument {
             "eora": "exact and fast EoRA on one 4-bit layer",
             "gptq": "GPTQ (4-bit, groups of 128) and SparseGPT (50 %) of one layer",
             "kernel": "exact kernel ridge and Nyström ridge",
+            "gguf": "GGUF dequantization of a 49152×576 tensor per block format",
         ]
     }
 }
