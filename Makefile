@@ -91,7 +91,7 @@ bench-setup:
 	@python3 -c "import sklearn" 2>/dev/null || python3 -m pip install -q scikit-learn
 	@python3 -c "import gguf" 2>/dev/null || python3 -m pip install -q gguf
 
-## fuzz: libFuzzer on the safetensors header parser for FUZZ_SECONDS (default 60); crashes land in Fuzz/crashes/.
+## fuzz: libFuzzer on the safetensors and GGUF header parsers for FUZZ_SECONDS (default 60); crashes land in Fuzz/crashes/.
 FUZZ_SECONDS ?= 60
 fuzz:
 	$(SWIFT) build -c release --product safetensors-fuzz --scratch-path .build-fuzz \

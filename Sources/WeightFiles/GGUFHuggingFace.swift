@@ -211,7 +211,8 @@ extension GGUFFile {
     /// (`attention.sliding_window`) and `rope_scaling` (`rope.scaling.type` linear or yarn, with `factor` and
     /// `original_max_position_embeddings`) when given; `attention_bias` and `mlp_bias` for llama/mistral
     /// (`attention_bias` true when the q projection has a bias). Float metadata is written as its shortest decimal
-    /// (`1e-05`, not `9.99999974738e-06`). Integer keys missing from the file are left out. Llama 3's `rope_freqs`
+    /// (`1e-05`, not `9.99999974738e-06`). Integer keys missing from the file are left out; a per-layer array (some
+    /// models store `head_count_kv` per layer) gives its largest value, config.json having one number. Llama 3's `rope_freqs`
     /// tensor (llama3 RoPE scaling) is not turned back into `rope_scaling`.
     public var huggingFaceConfig: [String: Any] {
         guard let arch = architecture, let names = Self.huggingFaceArchitectures[arch] else { return [:] }
