@@ -70,7 +70,7 @@ bench: deps bench-setup
 	$(SWIFT) build -c release --product rankwise-bench
 	$(SWIFT) build -c release --product rankwise
 	.build/release/rankwise-bench --threads $(BENCH_THREADS) --output $(BENCH_OUT)
-	for ref in linalg eora gptq forward kernel merge; do python3 Benchmarks/reference/$$ref.py --threads $(BENCH_THREADS) --output $(BENCH_OUT) || exit 1; done
+	for ref in linalg eora gptq forward kernel merge gguf_dequant; do python3 Benchmarks/reference/$$ref.py --threads $(BENCH_THREADS) --output $(BENCH_OUT) || exit 1; done
 	python3 Benchmarks/report.py $(BENCH_OUT)
 
 ## bench-quick: a small subset (a couple of minutes).
@@ -78,7 +78,7 @@ bench-quick: deps bench-setup
 	$(SWIFT) build -c release --product rankwise-bench
 	$(SWIFT) build -c release --product rankwise
 	.build/release/rankwise-bench --quick --threads $(BENCH_THREADS) --output $(BENCH_OUT)
-	for ref in linalg eora gptq forward kernel merge; do python3 Benchmarks/reference/$$ref.py --quick --threads $(BENCH_THREADS) --output $(BENCH_OUT) || exit 1; done
+	for ref in linalg eora gptq forward kernel merge gguf_dequant; do python3 Benchmarks/reference/$$ref.py --quick --threads $(BENCH_THREADS) --output $(BENCH_OUT) || exit 1; done
 	python3 Benchmarks/report.py $(BENCH_OUT)
 
 ## bench-plot: PNG charts from the last bench run.
@@ -89,8 +89,9 @@ bench-plot:
 bench-setup:
 	@python3 -c "import numpy, scipy" 2>/dev/null || python3 -m pip install -q numpy scipy
 	@python3 -c "import sklearn" 2>/dev/null || python3 -m pip install -q scikit-learn
+	@python3 -c "import gguf" 2>/dev/null || python3 -m pip install -q gguf
 
-## fuzz: libFuzzer on the safetensors header parser for FUZZ_SECONDS (default 60); crashes land in Fuzz/crashes/.
+## fuzz: libFuzzer on the safetensors and GGUF header parsers for FUZZ_SECONDS (default 60); crashes land in Fuzz/crashes/.
 FUZZ_SECONDS ?= 60
 fuzz:
 	$(SWIFT) build -c release --product safetensors-fuzz --scratch-path .build-fuzz \

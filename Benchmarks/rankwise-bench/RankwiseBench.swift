@@ -8,7 +8,7 @@ import LinearAlgebra
 /// ratios (`make bench`).
 ///
 /// Usage: rankwise-bench [--quick] [--repetitions N] [--threads N] [--output DIR]
-///                       [--suites linalg,rsvd,eora,gptq,forward,kernel] [--backends openblas,native]
+///                       [--suites linalg,rsvd,eora,gptq,forward,kernel,gguf] [--backends openblas,native]
 ///                       [--max-native-decomposition N] [--gemm-sizes 256,512]
 ///                       [--decomposition-sizes 512,1024]
 @main
@@ -110,6 +110,7 @@ struct RankwiseBenchCommand: ParsableCommand {
             }
             if suites.contains(.forward) { try bench.forward() }
             if suites.contains(.kernel) { try bench.kernel() }
+            if suites.contains(.gguf) { try bench.gguf() }
             try bench.write(to: URL(fileURLWithPath: output))
         } catch {
             FileHandle.standardError.write(Data("rankwise-bench: error: \(error)\n".utf8))
@@ -120,7 +121,7 @@ struct RankwiseBenchCommand: ParsableCommand {
 
 /// The groups of rows `--suites` selects.
 enum Suite: String, CaseIterable, ExpressibleByArgument {
-    case linalg, rsvd, eora, gptq, forward, kernel
+    case linalg, rsvd, eora, gptq, forward, kernel, gguf
 
     static var allValueDescriptions: [String: String] {
         [
@@ -130,6 +131,7 @@ enum Suite: String, CaseIterable, ExpressibleByArgument {
             "gptq": "GPTQ (4-bit, groups of 128) and SparseGPT (50 %) of one layer",
             "forward": "all-MiniLM-L6-v2 sentence embeddings (needs make test-models)",
             "kernel": "exact kernel ridge and Nyström ridge",
+            "gguf": "GGUF dequantization of a 49152×576 tensor per block format",
         ]
     }
 }

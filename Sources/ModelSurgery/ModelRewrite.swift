@@ -218,10 +218,17 @@ public struct ConvertJob {
 
     /// Writes the converted model, adding `rankwise.converted_from` (the input path) to `__metadata__`. Sends a
     /// `.layer` event per tensor (with `fromDType`/`toDType`); the report's `layers` stays empty. Values beyond the
-    /// new dtype's range become ±∞, counted in `overflows` with a warning. Throws `SafetensorsError` or `FileAccessError`.
+    /// new dtype's range become ±∞, counted in `overflows` with a warning. Throws `SafetensorsError` or `FileAccessError`
+    /// (and `GGUFError` for a GGUF tensor of a block format that is not dequantized).
+    ///
+    /// A GGUF model is written under its Hugging Face names (see `Checkpoint`), with a `.note` saying that only the
+    /// tensors are written: its `config.json` (`GGUFFile.huggingFaceConfig`) and tokenizer are not.
     public func run(observer: JobObserver = { _ in }) throws -> ModelReport {
         let start = ContinuousClock.now
         let names = model.tensorNames
+        if model.gguf != nil {
+            observer(.note("a GGUF model: only its tensors are written (Hugging Face names); not its config.json or tokenizer"))
+        }
         var metadata = model.metadata
         metadata["rankwise.converted_from"] = model.url.path
         let layout = names.map { name in
@@ -248,7 +255,7 @@ public struct ConvertJob {
 }
 
 /// What `inspect` shows of a model: its tensors, totals by dtype, metadata, and for a GPTQ/AWQ model its packed
-/// layers.
+/// layers, for a GGUF model its file (version, architecture, block formats, stored size).
 public struct ModelSummary: Codable, Sendable {
     /// One tensor as `inspect` lists it.
     public struct Tensor: Codable, Sendable {
@@ -258,6 +265,55 @@ public struct ModelSummary: Codable, Sendable {
         /// For a packed layer's `P.weight`: how it is stored (format, bits, group size, act-order, stored bytes);
         /// nil (absent in JSON) for a stored tensor.
         public var packed: PackedLayerInfo?
+        /// For a GGUF model's tensor: the stored GGUF tensor; nil (absent in JSON) otherwise.
+        public var gguf: GGUFTensor?
+    }
+    /// How a GGUF model's tensor is stored.
+    public struct GGUFTensor: Codable, Sendable {
+        /// Its name in the file (`blk.0.attn_q.weight`) and its GGUF type (`Q4_1`, `F32`, …).
+        public var name: String, type: String
+        /// Data bytes as stored.
+        public var storedBytes: Int
+        /// For a llama q/k weight or bias: the heads whose rows were put back in Hugging Face order; nil (absent in
+        /// JSON) when rows are as stored.
+        public var unpermutedHeads: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case name, type, storedBytes = "stored_bytes", unpermutedHeads = "unpermuted_heads"
+        }
+    }
+    /// A GGUF model's file.
+    public struct GGUF: Codable, Sendable {
+        /// The GGUF version (2 or 3).
+        public var version: Int
+        /// `general.architecture` (`llama`, `qwen2`, …); nil when absent.
+        public var architecture: String?
+        /// The Hugging Face class its tensors are named for (`LlamaForCausalLM`); nil when the architecture has no
+        /// Hugging Face view (tensors keep their GGUF names).
+        public var huggingFaceArchitecture: String?
+        /// `general.name`; nil when absent.
+        public var name: String?
+        /// Tensors in the file, and their count per GGUF type (`Q4_1`: 210, …).
+        public var tensors: Int, types: [String: Int]
+        /// Metadata pairs in the file.
+        public var metadataKeys: Int
+        /// Tensor data bytes as stored (block formats packed).
+        public var storedBytes: Int
+        /// Tensor data bytes as presented (block formats as F32; the summary's `bytes`).
+        public var dequantizedBytes: Int
+        /// How many q/k tensors have their rows un-permuted (llama).
+        public var unpermuted: Int
+        /// True when the model has an embedding but no `output.weight` (the output layer reuses the embedding).
+        public var tiedEmbeddings: Bool
+        /// The tokenizer model (`tokenizer.ggml.model`: `gpt2`, `llama`, …) and its vocabulary size; nil when the
+        /// file has none.
+        public var tokenizer: String?, vocabulary: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case version, architecture, huggingFaceArchitecture = "hugging_face_architecture", name, tensors, types
+            case metadataKeys = "metadata_keys", storedBytes = "stored_bytes", dequantizedBytes = "dequantized_bytes", unpermuted
+            case tiedEmbeddings = "tied_embeddings", tokenizer, vocabulary
+        }
     }
     /// The packed (GPTQ/AWQ) layers of a model.
     public struct Quantization: Codable, Sendable {
@@ -292,7 +348,7 @@ public struct ModelSummary: Codable, Sendable {
     }
     /// The model path, as the caller gave it.
     public var path: String
-    /// The safetensors files read (one, or the shards in name order).
+    /// The files read: the safetensors file or the shards in name order, or the GGUF file.
     public var files: [String]
     /// In the model's natural order.
     public var tensors: [Tensor]
@@ -307,18 +363,25 @@ public struct ModelSummary: Codable, Sendable {
     /// For a model with packed (GPTQ/AWQ) layers: their format, bits, group size, act-order, count, and the
     /// model's stored and dequantized sizes; nil (absent in JSON) for a float model.
     public var quantization: Quantization?
+    /// For a GGUF model: the file's version, architecture, types and sizes; nil (absent in JSON) otherwise.
+    public var gguf: GGUF?
 
     /// Summarises an opened model from its headers alone (no tensor data is read beyond what `Checkpoint` read on
     /// open); `path` is recorded as given. Packed layers are listed as their dequantized `P.weight`, so `tensors`,
     /// `totals`, `parameters` and `bytes` describe the model as jobs read it; `quantization` says what is stored.
+    /// A GGUF model is listed under its Hugging Face names and presented dtypes, each tensor with its `gguf` storage,
+    /// and `gguf` summarises the file.
     public init(_ model: Checkpoint, path: String) {
         self.path = path
-        files = model.files.map(\.url.path)
+        files = model.files.map(\.url.path) + (model.gguf.map { [$0.url.path] } ?? [])
         tensors = model.tensorNames.map { name in
             let info = model[name]!
             let packed = model.isDequantized(name) ? model.packedLayers[moduleName(name)] : nil
+            let stored = model.ggufTensor(name).map {
+                GGUFTensor(name: $0.source.name, type: $0.source.type.name, storedBytes: $0.source.byteCount, unpermutedHeads: $0.unpermutedHeads)
+            }
             return Tensor(name: name, dtype: info.dtype.rawValue, shape: info.shape, parameters: info.elementCount, bytes: info.byteCount,
-                          packed: packed)
+                          packed: packed, gguf: stored)
         }
         var totals: [String: Total] = [:]
         for t in tensors {
@@ -338,6 +401,18 @@ public struct ModelSummary: Codable, Sendable {
                 uniform: packed.allSatisfy { ($0.format, $0.bits, $0.groupSize) == (first.format, first.bits, first.groupSize) },
                 inferred: first.inferred, storedBytes: model.storedTensorNames.reduce(0) { $0 + model[$1]!.byteCount },
                 dequantizedBytes: bytes)
+        }
+        if let file = model.gguf {
+            var types: [String: Int] = [:]
+            for t in file.tensors { types[t.type.name, default: 0] += 1 }
+            let tokenizer = file.tokenizerMetadata
+            gguf = GGUF(version: file.version, architecture: file.architecture,
+                        huggingFaceArchitecture: file.architecture.flatMap { GGUFFile.huggingFaceArchitectures[$0]?.architecture },
+                        name: file.metadata["general.name"]?.string, tensors: file.tensors.count, types: types,
+                        metadataKeys: file.metadata.count, storedBytes: file.tensors.reduce(0) { $0 + $1.byteCount }, dequantizedBytes: bytes,
+                        unpermuted: tensors.filter { $0.gguf?.unpermutedHeads != nil }.count,
+                        tiedEmbeddings: file["token_embd.weight"] != nil && file["output.weight"] == nil,
+                        tokenizer: tokenizer?.model, vocabulary: tokenizer?.tokens.count)
         }
     }
 }

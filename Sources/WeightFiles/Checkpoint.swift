@@ -11,6 +11,14 @@ import LinearAlgebra
 /// dtype, usually F16), and `matrix`, `array` and `rawBytes` decode and dequantize it, one layer at a time, so that
 /// every job reading a checkpoint works on GPTQ and AWQ models unchanged. `packedLayers` and `storedTensorNames`
 /// tell what is really stored; the packed parts stay readable by their own names.
+///
+/// **GGUF models.** `path` may also be a `.gguf` file (or any file starting with the magic `GGUF`), or a folder
+/// holding exactly one `.gguf` file and no safetensors. Its tensors are presented under their Hugging Face names
+/// (`GGUFFile.huggingFaceTensors()`: `blk.0.attn_q.weight` is `model.layers.0.self_attn.q_proj.weight`, with the
+/// `llama` q/k row permutation undone), every one *virtual*: block formats (Q8_0, Q4_1, Q4_K, …) are dequantized on
+/// read and described as F32; F32, F16, BF16 and F64 tensors are described as stored (and read from the mapping
+/// without a copy unless their rows are reordered); integer tensors as their integer dtype. `files` is empty,
+/// `gguf` is the file, `storedTensorNames` is empty (nothing is stored as a safetensors tensor), `metadata` is empty.
 public final class Checkpoint: @unchecked Sendable {
     /// What the caller named.
     public let url: URL
@@ -19,14 +27,20 @@ public final class Checkpoint: @unchecked Sendable {
     /// Tensor names across all shards, in natural order (layer 2 before layer 10), with each packed layer `P`
     /// listed as `P.weight` in place of its stored parts (`P.qweight`, `P.qzeros`, `P.scales`, `P.g_idx`).
     public let tensorNames: [String]
-    /// The tensor names as stored in the shards, in natural order (packed parts included, virtual weights not).
+    /// The tensor names as stored in the shards, in natural order (packed parts included, virtual weights not);
+    /// empty for a GGUF model.
     public let storedTensorNames: [String]
     /// The packed layers by module name (`model.layers.0.self_attn.q_proj`); empty for a float model.
     public let packedLayers: [String: PackedLayerInfo]
     /// The quantization config found beside the model (`config.json`'s `quantization_config` or
     /// `quantize_config.json`), read only when the model has packed layers; nil otherwise or when there is none.
     public let quantizationConfig: QuantizationConfig?
+    /// The GGUF file of a GGUF model (whose tensors this checkpoint presents under Hugging Face names); nil for a
+    /// safetensors model.
+    public let gguf: GGUFFile?
     private let owner: [String: SafetensorsFile]
+    /// A GGUF model's tensors by presented (Hugging Face) name.
+    private let ggufTensors: [String: GGUFMappedTensor]
     /// Virtual weights by name (`P.weight`).
     private let virtualWeights: [String: VirtualWeight]
     /// Dequantized bytes handed out by `rawBytes` for virtual weights, kept until `evict` or deinit.
@@ -51,9 +65,13 @@ public final class Checkpoint: @unchecked Sendable {
     /// by one: keep the config beside such a model. Every packed part's dtype and shape is checked on open, and each
     /// `g_idx` is read (4·in bytes) to tell act-order layers and to check its range.
     ///
+    /// A GGUF file (see the type's documentation) is opened with `GGUFFile`; a split GGUF (`split.count` > 1) is
+    /// refused.
+    ///
     /// - Throws: `CheckpointError` for a path that leads to no single set of tensors or an inconsistent index,
     ///   `FileAccessError` for an index that cannot be read (or is over 256 MiB), and `SafetensorsError` for a shard
-    ///   that breaks the format; for packed layers, `PackedLinearError` naming the file and the tensor (a part
+    ///   that breaks the format; `GGUFError` for a GGUF file that breaks the format or whose q/k rows cannot be
+    ///   un-permuted; for packed layers, `PackedLinearError` naming the file and the tensor (a part
     ///   missing or of the wrong dtype or shape, a stored `P.weight` beside `P.qweight`, a format that cannot be
     ///   inferred) and `QuantizationConfigError` for an unusable config.
     public init(path url: URL) throws {
@@ -72,12 +90,17 @@ public final class Checkpoint: @unchecked Sendable {
             let contents = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
             let indexes = contents.filter { $0.hasSuffix(".safetensors.index.json") }.sorted()
             let tensors = contents.filter { $0.hasSuffix(".safetensors") && !$0.hasPrefix(".") }.sorted()
+            let ggufs = contents.filter { $0.lowercased().hasSuffix(".gguf") && !$0.hasPrefix(".") }.sorted()
             if indexes.count == 1 {
                 indexURL = url.appendingPathComponent(indexes[0])
             } else if indexes.count > 1 {
                 throw CheckpointError.ambiguous(url.path, indexes)
             } else if tensors.count == 1 {
                 single = url.appendingPathComponent(tensors[0])
+            } else if tensors.isEmpty && ggufs.count == 1 {
+                single = url.appendingPathComponent(ggufs[0])
+            } else if tensors.isEmpty && ggufs.count > 1 {
+                throw CheckpointError.ambiguous(url.path, ggufs)
             } else if tensors.isEmpty {
                 throw CheckpointError.noSafetensors(url.path)
             } else {
@@ -88,6 +111,25 @@ public final class Checkpoint: @unchecked Sendable {
         } else {
             single = url
         }
+        if let single, Self.isGGUF(single) {
+            let file = try GGUFFile(contentsOf: single)
+            if let parts = file.metadata["split.count"]?.int, parts > 1 {
+                throw GGUFError(file: single.path, key: "split.count", rule: .splitFile(parts: parts))
+            }
+            let mapped = try file.huggingFaceTensors()
+            gguf = file
+            ggufTensors = Dictionary(uniqueKeysWithValues: mapped.map { ($0.name, $0) })
+            files = []
+            owner = [:]
+            storedTensorNames = []
+            packedLayers = [:]
+            virtualWeights = [:]
+            quantizationConfig = nil
+            tensorNames = mapped.map(\.name).sorted(by: naturalOrder)
+            return
+        }
+        gguf = nil
+        ggufTensors = [:]
         if let single {
             let file = try SafetensorsFile(contentsOf: single)
             files = [file]
@@ -145,19 +187,43 @@ public final class Checkpoint: @unchecked Sendable {
     /// An index is JSON text of a few MB even for the largest models.
     static let indexSizeLimit = 256 << 20
 
+    /// A `.gguf` name, or a regular file starting with the magic `GGUF` (a safetensors file cannot: its first 8
+    /// bytes are a header length, and "GGUF" there would make it over a gigabyte).
+    static func isGGUF(_ url: URL) -> Bool {
+        if url.pathExtension.lowercased() == "gguf" { return true }
+        guard let (fd, size) = try? openRegularFile(url) else { return false }
+        defer { close(fd) }
+        guard size >= 4 else { return false }
+        var magic = [UInt8](repeating: 0, count: 4)
+        return read(fd, &magic, 4) == 4 && magic == Array("GGUF".utf8)
+    }
+
     /// Opens the checkpoint at a file-system path; see `init(path:)` taking a URL.
     public convenience init(path: String) throws { try self.init(path: URL(fileURLWithPath: path)) }
 
     /// The tensor's dtype, shape and byte range in the shard that holds it, or nil when no shard does. For a packed
     /// layer's virtual `P.weight`: the scales' dtype, shape `[out, in]` and `dataOffsets` `0..<byteCount` (its
     /// dequantized bytes, as `rawBytes` returns them).
-    public subscript(name: String) -> TensorInfo? { owner[name]?[name] ?? virtualWeights[name]?.info }
+    ///
+    /// For a GGUF model's tensor: the presented dtype (F32 for block formats, as stored otherwise), the shape in
+    /// PyTorch order, and `dataOffsets` `0..<byteCount` (the bytes `rawBytes` returns).
+    public subscript(name: String) -> TensorInfo? {
+        if let tensor = ggufTensors[name] {
+            return TensorInfo(name: name, dtype: tensor.dtype, shape: tensor.shape, dataOffsets: 0..<(tensor.source.elementCount * tensor.dtype.size))
+        }
+        return owner[name]?[name] ?? virtualWeights[name]?.info
+    }
+
+    /// A GGUF model's tensor by its presented (Hugging Face) name: the stored GGUF tensor, its type and row order;
+    /// nil for a safetensors model or an unknown name.
+    public func ggufTensor(_ name: String) -> GGUFMappedTensor? { ggufTensors[name] }
 
     /// The shard holding a stored tensor; nil for a virtual (dequantized) weight, which no shard holds.
     public func file(holding name: String) -> SafetensorsFile? { owner[name] }
 
-    /// Whether `name` is a packed layer's virtual weight `P.weight` (dequantized on read, not stored).
-    public func isDequantized(_ name: String) -> Bool { virtualWeights[name] != nil }
+    /// Whether `name` is virtual, decoded on read rather than stored in a shard: a packed layer's `P.weight`, or
+    /// any tensor of a GGUF model.
+    public func isDequantized(_ name: String) -> Bool { virtualWeights[name] != nil || ggufTensors[name] != nil }
 
     /// `__metadata__` of the first shard.
     public var metadata: [String: String] { files.first?.metadata ?? [:] }
@@ -169,17 +235,28 @@ public final class Checkpoint: @unchecked Sendable {
     /// A packed layer's virtual `P.weight` is decoded and dequantized (`PackedLinear.dequantized(as:)`: computed in
     /// Float, not rounded to the dtype `self[P.weight]` names), O(out·in); its packed parts' pages are then evicted.
     /// Decoding throws `PackedLinearError` naming the file and tensor.
+    ///
+    /// A GGUF tensor is decoded (`array`) into a matrix; ranks other than 1 and 2 throw `wrongRank`.
     public func matrix<T: Scalar>(_ name: String, as type: T.Type = T.self) throws -> Matrix<T> {
         if let weight = virtualWeights[name] { return try decode(weight).dequantized() }
+        if let tensor = ggufTensors[name] {
+            let shape = tensor.shape
+            guard shape.count == 1 || shape.count == 2 else { throw SafetensorsError(file: url.path, tensor: name, rule: .wrongRank(shape.count)) }
+            let values: [T] = try ggufArray(tensor)
+            return shape.count == 2 ? Matrix(rows: shape[0], columns: shape[1], elements: values) : Matrix(rows: 1, columns: shape[0], elements: values)
+        }
         guard let file = owner[name] else { throw SafetensorsError(file: url.path, tensor: name, rule: .noSuchTensor) }
         return try file.matrix(name)
     }
 
     /// A floating tensor of any rank, flattened in row-major order and converted to `T` (exact when widening).
     /// Throws `SafetensorsError`: `noSuchTensor` (naming this checkpoint's path) or `notFloatingPoint`. A virtual
-    /// `P.weight` gives `matrix(P.weight).elements`.
+    /// `P.weight` gives `matrix(P.weight).elements`. A GGUF tensor: F32/F16/BF16/F64 exactly as stored (rows
+    /// reordered for a llama q/k), block formats dequantized in Float (`GGUFFile.floats(_:)`) then converted to `T`;
+    /// an integer one throws `notFloatingPoint`, a block format not implemented `GGUFError.notDequantizable`.
     public func array<T: Scalar>(_ name: String, as type: T.Type = T.self) throws -> [T] {
         if let weight = virtualWeights[name] { return try decode(weight).dequantized(as: T.self).elements }
+        if let tensor = ggufTensors[name] { return try ggufArray(tensor) }
         guard let file = owner[name] else { throw SafetensorsError(file: url.path, tensor: name, rule: .noSuchTensor) }
         return try file.array(name)
     }
@@ -191,8 +268,13 @@ public final class Checkpoint: @unchecked Sendable {
     /// buffer this checkpoint allocates on the first call and keeps until `evict(P.weight)` (or until the
     /// checkpoint is deinitialised); later calls return the same buffer. Reading the pointer after `evict` is a use
     /// after free. Decoding throws `PackedLinearError`. Memory: the buffer plus one Float row block while it is filled.
+    ///
+    /// For a GGUF tensor: a float or integer tensor in stored row order is its bytes in the file's mapping (valid
+    /// while this checkpoint lives); a block format (as F32 values) or a llama q/k (rows reordered) is a buffer kept
+    /// as above, until `evict`.
     public func rawBytes(_ name: String) throws -> UnsafeRawBufferPointer {
         if let weight = virtualWeights[name] { return try dequantizedBytes(weight) }
+        if let tensor = ggufTensors[name] { return try ggufBytes(tensor) }
         guard let file = owner[name] else { throw SafetensorsError(file: url.path, tensor: name, rule: .noSuchTensor) }
         return try file.rawBytes(name)
     }
@@ -207,11 +289,66 @@ public final class Checkpoint: @unchecked Sendable {
             for part in weight.parts.values { owner[part]?.evict(part) }
             return
         }
+        if let tensor = ggufTensors[name] {
+            bufferLock.lock()
+            dequantizedBuffers.removeValue(forKey: name)?.deallocate()
+            bufferLock.unlock()
+            gguf?.evict(tensor.source.name)
+            return
+        }
         owner[name]?.evict(name)
     }
 
     /// Every file path this checkpoint reads (for refusing to overwrite inputs).
-    public var inputURLs: [URL] { files.map(\.url) + [url] }
+    public var inputURLs: [URL] { files.map(\.url) + (gguf.map { [$0.url] } ?? []) + [url] }
+
+    // MARK: GGUF tensors
+
+    /// A GGUF tensor's values as `T`: float types exactly (from `ggufBytes`), block formats through Float.
+    private func ggufArray<T: Scalar>(_ tensor: GGUFMappedTensor) throws -> [T] {
+        guard tensor.dtype.isFloatingPoint else { throw SafetensorsError(file: url.path, tensor: tensor.name, rule: .notFloatingPoint(tensor.dtype)) }
+        if tensor.source.type.isQuantized {
+            let values = try gguf!.floats(tensor)
+            if let same = values as? [T] { return same }
+            return values.map { T(Double($0)) }
+        }
+        defer { evict(tensor.name) }
+        return ElementConversion.decode(try ggufBytes(tensor), dtype: tensor.dtype, count: tensor.source.elementCount)
+    }
+
+    /// A GGUF tensor's presented bytes: the mapping for a float or integer tensor in stored order, else a buffer
+    /// (dequantized to F32, or rows reordered) kept until `evict`.
+    private func ggufBytes(_ tensor: GGUFMappedTensor) throws -> UnsafeRawBufferPointer {
+        let file = gguf!, info = tensor.source
+        if tensor.unpermutedHeads == nil && !info.type.isQuantized { return try file.rawBytes(info.name) }
+        if info.type.isQuantized && !info.type.isDequantizable {
+            throw GGUFError(file: file.url.path, tensor: info.name, rule: .notDequantizable(info.type))
+        }
+        bufferLock.lock()
+        defer { bufferLock.unlock() }
+        if let buffer = dequantizedBuffers[tensor.name] { return UnsafeRawBufferPointer(buffer) }
+        let count = info.elementCount, size = tensor.dtype.size
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count * size, alignment: 64)
+        if let base = buffer.baseAddress { adviseHugePages(base, byteCount: buffer.count) }
+        if !info.type.isQuantized {
+            // Rows reordered (a 1-D bias: elements), bytes copied as stored.
+            let stored = try file.rawBytes(info.name)
+            let unit = info.shape.count == 1 ? size : info.rowBytes, units = info.shape.count == 1 ? count : info.rowCount
+            for r in 0..<units {
+                (buffer.baseAddress! + r * unit).copyMemory(from: stored.baseAddress! + tensor.sourceRow(r) * unit, byteCount: unit)
+            }
+        } else if info.shape.count == 1 && tensor.unpermutedHeads != nil {
+            let values = try file.floats(tensor)
+            values.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        } else {
+            let out = buffer.bindMemory(to: Float.self).baseAddress!
+            let source: ((Int) -> Int)? = tensor.unpermutedHeads == nil ? nil : { tensor.sourceRow($0) }
+            file.decode(info, rows: 0..<info.rowCount, source: source, into: out)
+        }
+        file.evict(info.name)
+        dequantizedBuffers[tensor.name] = buffer
+        return UnsafeRawBufferPointer(buffer)
+    }
 
     // MARK: Packed layers
 
@@ -405,9 +542,10 @@ public struct PackedLayerInfo: Sendable, Equatable, Codable {
 public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Nothing exists at the path (and, for a `.safetensors` path, no `.index.json` beside it either).
     case notFound(String)
-    /// The folder holds no `.safetensors` file and no index.
+    /// The folder holds no `.safetensors` file, no index and no `.gguf` file.
     case noSafetensors(String)
-    /// The folder holds several indexes, or no index and several `.safetensors` files (the candidates, sorted).
+    /// The folder holds several indexes, or no index and several `.safetensors` files, or none of those and several
+    /// `.gguf` files (the candidates, sorted).
     case ambiguous(String, [String])
     /// The index (path) is not a JSON object with a non-empty `weight_map` of tensor name to shard file (why).
     case badIndex(String, String)
@@ -424,7 +562,7 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     public var description: String {
         switch self {
         case .notFound(let p): return "\(p): no such file or folder"
-        case .noSafetensors(let p): return "\(p): no .safetensors file or index in this folder"
+        case .noSafetensors(let p): return "\(p): no .safetensors file, index or .gguf file in this folder"
         case .ambiguous(let p, let names): return "\(p): several candidates (\(names.prefix(4).joined(separator: ", "))); name the file or the index"
         case .badIndex(let p, let why): return "\(p): not a usable safetensors index: \(why)"
         case .missingShard(let p, let shard): return "\(p): shard '\(shard)' named in the index does not exist"

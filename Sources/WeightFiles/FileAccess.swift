@@ -134,3 +134,14 @@ public func writeFileAtomically(_ data: Data, to url: URL, protecting inputs: [U
     try data.withUnsafeBytes { try file.write($0) }
     try file.commit()
 }
+
+/// Asks the kernel to back the 2 MiB-aligned interior of a large, freshly allocated output with transparent huge
+/// pages (where THP is in `madvise` mode), so that filling it takes 512 times fewer page faults: for a 113 MB
+/// embedding the faults, not the decoding, are most of the time. Advice only; nothing changes if it is refused.
+func adviseHugePages(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
+    let huge = 2 << 20
+    guard byteCount >= 4 * huge else { return }
+    let start = (Int(bitPattern: pointer) + huge - 1) / huge * huge, end = (Int(bitPattern: pointer) + byteCount) / huge * huge
+    guard end > start, let aligned = UnsafeMutableRawPointer(bitPattern: start) else { return }
+    _ = madvise(aligned, end - start, 14)   // MADV_HUGEPAGE
+}

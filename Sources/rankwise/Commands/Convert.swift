@@ -7,11 +7,15 @@ import WeightFiles
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert a model's floating tensors to another dtype.",
-        discussion: "Floating tensors are re-encoded (round to nearest even), integer and bool tensors copied; one tensor in memory at a time.")
+        discussion: """
+            Floating tensors are re-encoded (round to nearest even), integer and bool tensors copied; one tensor in memory at a time. \
+            A GGUF model is read under Hugging Face names (block formats dequantized, llama q/k rows in Hugging Face order); \
+            only its tensors are written, not a config.json or tokenizer.
+            """)
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "A .safetensors file, a sharded index (.json), or a folder holding one.")
+    @Argument(help: "A .safetensors file, a sharded index (.json), a .gguf file (read under Hugging Face names), or a folder holding one.")
     var model: String
 
     @Option(help: "Target dtype for floating tensors: f32, f16, bf16 or f64.")

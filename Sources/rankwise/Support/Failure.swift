@@ -23,6 +23,8 @@ struct FailureReport {
             (message, file, tensor) = (e.description, e.file, e.tensor)
         case let e as FileAccessError:
             (message, file) = (e.description, e.path)
+        case let e as GGUFError:
+            (message, file, tensor) = (e.description, e.file, e.tensor)
         case let e as PackedLinearError:
             (message, file, tensor) = (e.description, e.file, e.tensor)
         case let e as QuantizationConfigError:
