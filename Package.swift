@@ -79,7 +79,9 @@ let package = Package(
         .target(
             name: "Models",
             dependencies: ["LinearAlgebra", "WeightFiles"],
-            exclude: ["README.md"]
+            exclude: ["README.md"],
+            // Optimised in debug builds too: the forward passes' token loops (norms, attention) would crawl, as the kernels'.
+            swiftSettings: [kernelOptimisation]
         ),
         .target(
             name: "LowRank",
@@ -98,7 +100,7 @@ let package = Package(
         ),
         .target(
             name: "ModelSurgery",
-            dependencies: ["LinearAlgebra", "WeightFiles", "Compression", "LowRank", "Merging", "KernelRegression", "Models",
+            dependencies: ["LinearAlgebra", "WeightFiles", "Compression", "LowRank", "Merging", "KernelRegression", "Models", "Tokenizers",
                            .product(name: "Yams", package: "Yams")],
             exclude: ["README.md"]
         ),

@@ -29,7 +29,7 @@ struct Rankwise: ParsableCommand {
             computation, 2 on a usage error.
             """,
         version: rankwiseVersion,
-        subcommands: [Inspect.self, Convert.self, Quantize.self, Prune.self, Compensate.self, Extract.self, LoRAGACommand.self, Merge.self, KernelCommand.self, Demo.self, Env.self]
+        subcommands: [Inspect.self, Convert.self, Quantize.self, Prune.self, Compensate.self, Extract.self, LoRAGACommand.self, Merge.self, Calibrate.self, Eval.self, KernelCommand.self, Demo.self, Env.self]
     )
 
     /// Parses, runs, and maps failures to the documented exit statuses:

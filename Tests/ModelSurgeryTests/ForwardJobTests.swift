@@ -136,3 +136,43 @@ struct SequentialGPTQTests {
         #expect(nll.perplexity!.isFinite)
     }
 }
+
+@Suite("Real models end to end")
+struct RealModelTests {
+    @Test("SmolLM2-135M (Q4_1 GGUF): first-position logits and the perplexity of the LICENSE's first 1024 tokens as the numpy reference",
+          .enabled(if: TestModels.smolLM2 != nil, TestModels.missing("smollm2")))
+    func smolLM2() throws {
+        let folder = TestModels.smolLM2!
+        let loaded = try LoadedModel(url: folder.appendingPathComponent("SmolLM2-135M-Instruct.Q4_1.gguf"))
+        #expect(loaded.isCausal)
+        let text = try String(contentsOf: folder.appendingPathComponent("LICENSE.txt"), encoding: .utf8)
+        let tokens = loaded.sequences(of: text).whole
+        #expect(tokens.count > 1024 && loaded.tokenizer.encode("Hello world! 2024", addSpecialTokens: true) == [19556, 905, 17, 216, 34, 32, 34, 36])
+        let decoder = try #require(try loaded.network() as? LlamaDecoder)
+        let logits = try decoder.logits(try TokenBatch([Array(tokens.prefix(1))]))
+        let expected: [Float] = [13.9553, 4.3801, 7.4583, 2.9722]
+        #expect((0..<4).allSatisfy { abs(logits[0, $0] - expected[$0]) < 2e-3 }, "\((0..<4).map { logits[0, $0] })")
+        #expect((0..<logits.columns).max { logits[0, $0] < logits[0, $1] } == 29)
+        let report = try PerplexityJob(model: decoder, windows: [Array(tokens.prefix(1024))]).run()
+        #expect(abs(report.perplexity! - 14.2026) < 0.01, "perplexity \(report.perplexity!)")
+    }
+
+    @Test("all-MiniLM-L6-v2 through the tokenizer: the README's cosines; eval of the model against itself is 1",
+          .enabled(if: TestModels.miniLM != nil, TestModels.missing("minilm")))
+    func miniLM() throws {
+        let loaded = try LoadedModel(url: TestModels.miniLM!)
+        #expect(loaded.maxSequenceLength == 256)
+        let lines = loaded.sequences(of: "The weather is lovely today.\n\n  It's so sunny outside!\nHe drove to the stadium.\n").lines
+        #expect(lines == [[101, 1996, 4633, 2003, 8403, 2651, 1012, 102], [101, 2009, 1005, 1055, 2061, 11559, 2648, 999, 102],
+                          [101, 2002, 5225, 2000, 1996, 3346, 1012, 102]])
+        let encoder = try #require(try loaded.network() as? BertEncoder)
+        let e = try encoder.sentenceEmbeddings(try TokenBatch(lines))
+        let cosine = { (a: [Float], b: [Float]) in zip(a, b).map { Double($0 * $1) }.reduce(0, +) }
+        #expect(abs(cosine(e[0], e[1]) - 0.6660) < 5e-5 && abs(cosine(e[1], e[2]) - 0.1411) < 5e-5)
+        let same = try EmbeddingAgreementJob(model: encoder, reference: encoder, sentences: lines).run()
+        #expect(abs(same.meanCosine! - 1) < 1e-6)
+        // A line longer than 256 tokens is cut, keeping [SEP].
+        let long = loaded.sequences(of: String(repeating: "word ", count: 400)).lines[0]
+        #expect(long.count == 256 && long.last == 102)
+    }
+}
