@@ -99,20 +99,24 @@ public struct QuantizeJob {
     ///   `.shapeMismatch` naming the first layer whose shape cannot be packed, and
     ///   `.layerFailed` for a compressor failure, naming the layer.
     public func run(observer: JobObserver = { _ in }) throws -> ModelReport {
+        let start = ContinuousClock.now
         var job = self
         if case .sequentialGPTQ(let gptq, let build, let sequences) = method {
             job.precomputed = try SequentialQuantization(rewrite: rewrite, gptq: gptq, build: build, sequences: sequences,
                                                          float16Scales: true).run(observer: observer)
         }
+        var report: ModelReport
         switch format {
         case .dequantized:
-            return try job.rewrite.run(observer: observer) { name, w in
+            report = try job.rewrite.run(observer: observer) { name, w in
                 let (q, report) = try job.quantize(name: name, w, float16Scales: true)
                 return (q.dequantized, report)
             }
         case .gptq:
-            return try job.runPacked(observer: observer)
+            report = try job.runPacked(observer: observer)
         }
+        report.seconds = secondsSince(start)   // sequential GPTQ's passes included
+        return report
     }
 
     /// Sequential GPTQ's results, by weight name, computed before writing.

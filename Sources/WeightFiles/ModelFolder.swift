@@ -13,13 +13,16 @@ import Foundation
 /// replaces an input file.
 public final class ModelFolderCompanions {
     /// The file names copied from a model's folder when present: the
-    /// configuration, the generation defaults and every tokenizer file
-    /// transformers reads. Weight files and model cards are not copied.
+    /// configuration, the generation defaults, every tokenizer file
+    /// transformers reads, and sentence-transformers' top-level configs.
+    /// Weight files and model cards are not copied.
     public static let companionFileNames = [
         "config.json", "generation_config.json",
         "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
         "vocab.txt", "vocab.json", "merges.txt", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model",
         "chat_template.jinja", "chat_template.json", "preprocessor_config.json",
+        // sentence-transformers' own (the pooling module's folder is not copied; its default is mean pooling).
+        "sentence_bert_config.json", "modules.json", "config_sentence_transformers.json",
     ]
 
     /// The largest companion file copied or written (64 MiB; a tokenizer.json is a few MB).

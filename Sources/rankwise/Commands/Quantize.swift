@@ -3,6 +3,7 @@ import Compression
 import Foundation
 import LowRank
 import ModelSurgery
+import Models
 import WeightFiles
 
 /// `rankwise quantize`: round-to-nearest or GPTQ, stored dequantized or as a packed GPTQ checkpoint.
@@ -29,6 +30,11 @@ struct Quantize: ParsableCommand {
     @Flag(name: .customLong("static-groups"), help: "GPTQ: every group's grid from the original weights (static_groups).") var staticGroups = false
     @Option(parsing: .unconditional, help: "GPTQ: damping of the Gram, a fraction of its mean diagonal in [0, 1).") var damp = 0.01
     @Option(help: "GPTQ: calibration statistics (M.gram + M.tokens, or M.inputs).") var calib: String?
+    @Option(help: "GPTQ: a calibration text; GPTQ then runs sequentially through the model (needs config.json and tokenizer.json, or a GGUF).")
+    var calibText: String?
+    @Option(parsing: .unconditional, help: "With --calib-text, causal LMs: windows (1 to 100000).") var samples = 128
+    @Option(parsing: .unconditional, help: "With --calib-text, causal LMs: tokens per window (2 to 131072).") var seqLen = 2048
+    @Option(parsing: .unconditional, help: "With --calib-text, causal LMs: the seed of the window starts.") var seed: UInt64 = 0
     @Option(help: "dequantized (floats, a .safetensors file) or gptq (a packed checkpoint folder).") var format: QuantizeJob.Format = .dequantized
     @OptionGroup var layers: LayerSelectionOptions
     @Option(help: "dtype of written float tensors (default: the input's).") var dtype: DTypeArgument?
@@ -43,9 +49,13 @@ struct Quantize: ParsableCommand {
         guard (-1...(1 << 30)).contains(groupSize) else { throw ValidationError("--group-size must be -1 (one group per row) or between 1 and 2^30, got \(groupSize)") }
         if symmetric && asymmetric { throw ValidationError("give at most one of --sym and --asym") }
         guard damp.isFinite, (0..<1).contains(damp) else { throw ValidationError("--damp must be in [0, 1), got \(damp)") }
-        if method == .gptq && calib == nil { throw ValidationError("--method gptq needs --calib (the layers' input statistics)") }
+        if method == .gptq && (calib == nil) == (calibText == nil) {
+            throw ValidationError("--method gptq needs one of --calib (statistics) or --calib-text (a text to run the model on)")
+        }
+        guard (1...100_000).contains(samples) else { throw ValidationError("--samples must be between 1 and 100000, got \(samples)") }
+        guard (2...131_072).contains(seqLen) else { throw ValidationError("--seq-len must be between 2 and 131072, got \(seqLen)") }
         if method == .rtn {
-            if calib != nil { throw ValidationError("--calib goes with --method gptq; round-to-nearest uses no statistics") }
+            if calib != nil || calibText != nil { throw ValidationError("--calib and --calib-text go with --method gptq; round-to-nearest uses no statistics") }
             if actOrder || staticGroups { throw ValidationError("--act-order and --static-groups go with --method gptq") }
         }
         if staticGroups && groupSize <= 0 { throw ValidationError("--static-groups needs a --group-size") }
@@ -59,8 +69,22 @@ struct Quantize: ParsableCommand {
             switch method {
             case .rtn: quantizer = .roundToNearest(RoundToNearest(bits: bits, groupSize: group, symmetric: symmetric))
             case .gptq:
-                quantizer = .gptq(GPTQ(bits: bits, groupSize: group, symmetric: symmetric, actOrder: actOrder, staticGroups: staticGroups, damp: damp),
-                                  calibration: try CalibrationFile(path: URL(fileURLWithPath: calib!)))
+                let gptq = GPTQ(bits: bits, groupSize: group, symmetric: symmetric, actOrder: actOrder, staticGroups: staticGroups, damp: damp)
+                if let calibText {
+                    let loaded = try LoadedModel(url: URL(fileURLWithPath: model))
+                    let tokens = loaded.sequences(of: try readText(calibText, flag: "--calib-text"))
+                    let sequences = loaded.isCausal ? TokenSequences.randomWindows(of: tokens.whole, count: samples, length: seqLen, seed: seed) : tokens.lines
+                    console.progress("sequential GPTQ: \(sequences.count) sequences, \(sequences.map(\.count).reduce(0, +)) tokens")
+                    let configuration = loaded.configuration
+                    quantizer = .sequentialGPTQ(gptq, model: { weights in
+                        switch configuration {
+                        case .bert(let c): return try BertEncoder(weights: weights, configuration: c)
+                        case .llama(let c): return try LlamaDecoder(weights: weights, configuration: c)
+                        }
+                    }, sequences: sequences)
+                } else {
+                    quantizer = .gptq(gptq, calibration: try CalibrationFile(path: URL(fileURLWithPath: calib!)))
+                }
             }
             let command = "quantize --method \(method.rawValue) --bits \(bits) --group-size \(groupSize)\(symmetric ? " --sym" : "")"
                 + (actOrder ? " --act-order" : "") + (staticGroups ? " --static-groups" : "") + (method == .gptq ? " --damp \(damp)" : "")
