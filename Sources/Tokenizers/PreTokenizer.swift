@@ -1,5 +1,8 @@
 /// A piece of normalized text on its way to the model. `atStart` is true when the piece
 /// begins at offset 0 of the original text (Metaspace's `prepend_scheme: "first"` needs it).
+/// Offsets are not tracked through normalizers: a first piece whose leading characters a
+/// normalizer deleted (Strip, or a Replace by "") still counts as starting at 0, where
+/// tokenizers would look at the original offset of its first remaining character.
 struct Piece {
     var text: Scalars
     var atStart: Bool
