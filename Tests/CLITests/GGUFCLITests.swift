@@ -90,7 +90,7 @@ struct GGUFCLITests {
         }
     }
 
-    @Test("merge and quantize take a GGUF model like any other")
+    @Test("merge, quantize and compensate take a GGUF model like any other")
     func otherCommands() throws {
         let dir = scratch()
         try writeTinyGGUF(in: dir)
@@ -103,6 +103,13 @@ struct GGUFCLITests {
         let b: Matrix<Float> = try Checkpoint(path: dir.appendingPathComponent("q.safetensors")).matrix(name)
         let merged: Matrix<Float> = try Checkpoint(path: dir.appendingPathComponent("lin.safetensors")).matrix(name)
         #expect((merged - 0.5 * (a + b)).maxAbs() < 1e-6 && (a - b).maxAbs() > 0)
+        // A plain-SVD adapter of the GGUF weights minus their 3-bit version: B·A approximates W − Q.
+        let compensate = try Run(["compensate", "--original", "tiny.gguf", "--compressed", "q.safetensors", "--rank", "8", "-o", "adapter"], in: dir)
+        #expect(compensate.status == 0, "\(compensate.stderr)")
+        let adapter = try PEFTAdapter(directory: dir.appendingPathComponent("adapter"))
+        let (down, up) = try adapter.factors("model.layers.0.self_attn.q_proj", as: Float.self)
+        let residual = (a - b) - up * down
+        #expect(down.rows == 8 && down.columns == 32 && residual.frobeniusNorm() < (a - b).frobeniusNorm())
     }
 
     @Test("a truncated or hostile GGUF is one line naming the file and the rule, exit status 1")
