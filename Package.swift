@@ -158,7 +158,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizers", "TestSupport"]),
         .testTarget(name: "DocumentationExamplesTests",
                     dependencies: ["LinearAlgebra", "WeightFiles", "Compression", "LowRank", "Merging", "KernelRegression", "ModelSurgery",
-                                   "Tokenizers"]),
+                                   "Tokenizers", "Models", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["rankwise", "WeightFiles", "LowRank", "TestSupport"]),
         .testTarget(
             name: "KernelRegressionTests",

@@ -6,6 +6,8 @@ import LinearAlgebra
 import LowRank
 import Merging
 import ModelSurgery
+import Models
+import TestSupport
 import Tokenizers
 import WeightFiles
 
@@ -162,5 +164,19 @@ struct LibraryExamplesTests {
         #expect(report.layers.count == 14 && lines.count == 15 && adapter.written == 14)
         #expect(packed.layers.count == 14 && FileManager.default.fileExists(atPath: path("model-gptq/quantize_config.json")))
         #expect(FileManager.default.fileExists(atPath: path("eora-adapter/adapter_model.safetensors")))
+    }
+
+    @Test("Models", .enabled(if: TestModels.miniLM != nil, TestModels.missing("minilm")))
+    func models() throws {
+        let folder = TestModels.miniLM!                                    // config.json + model.safetensors
+        guard case .bert(let configuration) = try ModelConfiguration(folder: folder) else { fatalError("not a BERT encoder") }
+        let encoder = try BertEncoder(weights: try Checkpoint(path: folder), configuration: configuration)
+        let batch = try TokenBatch([[101, 1996, 4633, 2003, 8403, 2651, 1012, 102]])   // "The weather is lovely today."
+        let embedding = try encoder.sentenceEmbeddings(batch)[0]                      // 384 values, L2 norm 1
+        var inputs: [String: Int] = [:]
+        _ = try encoder.hiddenStates(batch) { input, x in inputs[input.modules[0]] = x.rows }   // every Linear input, [tokens, in]
+
+        #expect(embedding.count == 384 && abs(embedding.map { $0 * $0 }.reduce(0, +) - 1) < 1e-5)
+        #expect(inputs.count == 24 && inputs.values.allSatisfy { $0 == 8 })
     }
 }
