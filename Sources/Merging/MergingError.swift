@@ -23,7 +23,7 @@ public enum MergingError: Error, Equatable, Sendable, CustomStringConvertible {
         case epsilon
         /// mergekit's `lambda`, the scale of the merged task vector: finite.
         case lambda
-        /// mergekit's `t` of `slerp` (finite) and `nearswap` (finite, > 0).
+        /// mergekit's `t` of `slerp` and `nearswap`: finite.
         case t
         /// mergekit's `select_topk` of `sce`: finite, ≥ 0.
         case selectTopK = "select_topk"

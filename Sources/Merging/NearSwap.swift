@@ -7,8 +7,9 @@ import LinearAlgebra
 /// where |θ_b − θ| ≤ t the other model's value is taken whole, beyond it the
 /// share falls as t/|θ_b − θ|. Computed in Double. Cost: O(n).
 public struct NearSwap: Sendable, Equatable {
-    /// mergekit's `t` (required there): the "sameness" threshold, finite and > 0
-    /// (older mergekit refused t ≤ 0; at t = 0 every w would be 0).
+    /// mergekit's `t` (required there): the "sameness" threshold, finite. As in
+    /// current mergekit, t ≤ 0 makes every w = 0 and returns the base (older
+    /// mergekit refused t ≤ 0).
     public var t: Double
 
     /// NearSwap at threshold `t` (checked when merging).
@@ -16,12 +17,12 @@ public struct NearSwap: Sendable, Equatable {
 
     /// Merges one tensor of the base and one other model (flat arrays, any shape).
     ///
-    /// - Throws: `.invalidParameter(.t)` unless t is finite and > 0; `.sizeMismatch`, `.nonFinite`.
+    /// - Throws: `.invalidParameter(.t)` unless t is finite; `.sizeMismatch`, `.nonFinite`.
     /// - Complexity: O(n).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func merge<T: Scalar>(_ model: [T], base: [T], name: String = "tensor") throws -> [T] {
-        guard t.isFinite && t > 0 else { throw MergingError.invalidParameter(parameter: .t, value: "\(t)", expected: "finite and > 0") }
+        guard t.isFinite else { throw MergingError.invalidParameter(parameter: .t, value: "\(t)", expected: "finite") }
         try checkModels([model], base: base, name: name)
         return (0..<base.count).map { j in
             let a = base[j].doubleValue, b = model[j].doubleValue

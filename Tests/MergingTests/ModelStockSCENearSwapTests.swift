@@ -55,8 +55,11 @@ struct ModelStockSCENearSwapTests {
     @Test("nearswap: the other model where close, a falling share t/|Δ| beyond", arguments: ScalarKind.allCases)
     func nearSwap(kind: ScalarKind) throws {
         try withScalar(kind) { T in try Self.nearSwapChecks(T) }
-        #expect(throws: MergingError.invalidParameter(parameter: .t, value: "0.0", expected: "finite and > 0")) {
-            try NearSwap(t: 0).merge([1.0], base: [0.0])
+        // t ≤ 0: every w is 0, the base (current mergekit; older versions refused it).
+        #expect(try NearSwap(t: 0).merge([1.0, 0], base: [0.0, 0]) == [0, 0])
+        #expect(try NearSwap(t: -1).merge([1.0], base: [0.0]) == [0])
+        #expect(throws: MergingError.invalidParameter(parameter: .t, value: "inf", expected: "finite")) {
+            try NearSwap(t: .infinity).merge([1.0], base: [0.0])
         }
     }
 
