@@ -14,10 +14,35 @@ public enum MergingError: Error, Equatable, Sendable, CustomStringConvertible {
         case nonDiagonalAlpha = "the non-diagonal alpha"
         /// `AIM.omega`, in [0, 1].
         case omega
+        /// mergekit's per-model `density` of the task-arithmetic family: finite and ≥ 0, and
+        /// large enough that magnitude pruning keeps a value (`int(density · n) ≥ 1`).
+        case density
+        /// mergekit's `gamma` (breadcrumbs): the share of largest deltas removed, in [0, 1].
+        case gamma
+        /// mergekit's `epsilon` (DELLA): density ± epsilon must lie in (0, 1).
+        case epsilon
+        /// mergekit's `lambda`, the scale of the merged task vector: finite.
+        case lambda
+        /// mergekit's `t` of `slerp` and `nearswap`: finite.
+        case t
+        /// mergekit's `select_topk` of `sce`: finite, ≥ 0.
+        case selectTopK = "select_topk"
+        /// mergekit's `max_iter` of `karcher`: ≥ 0.
+        case maxIter = "max_iter"
+        /// mergekit's `tol` of `karcher`: finite, ≥ 0.
+        case tol
+        /// mergekit's `scale` of `passthrough`: finite.
+        case scale
+        /// A tensor's shape: its dimensions must multiply to the element count.
+        case shape
+        /// A `layer_range` of a slice: 0 ≤ start ≤ end, and every source of one slice as long.
+        case layerRange = "layer_range"
     }
 
     /// Merging needs at least two models.
     case tooFewModels(Int)
+    /// `method` takes `expected` models besides the base (a phrase such as "exactly one"), got `got`.
+    case modelCount(method: String, expected: String, got: Int)
     /// One weight per model.
     case weightCount(expected: Int, got: Int)
     /// Tensors of one name differ in size between models (or Fisher/Gram entries).
@@ -33,6 +58,7 @@ public enum MergingError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .tooFewModels(let n): return "merging needs at least two models, got \(n)"
+        case .modelCount(let method, let expected, let got): return "\(method) merges \(expected), got \(got)"
         case .weightCount(let expected, let got): return "expected \(expected) weights (one per model), got \(got)"
         case .sizeMismatch(let tensor, let detail): return "\(tensor): \(detail)"
         case .negativeFisher(let tensor, let model, let value):
@@ -51,6 +77,24 @@ func resolvedWeights(_ weights: [Double]?, models: Int) throws -> [Double] {
     guard weights.count == models else { throw MergingError.weightCount(expected: models, got: weights.count) }
     guard weights.allSatisfy(\.isFinite) else { throw MergingError.invalidParameter(parameter: .weights, value: "\(weights)", expected: "finite") }
     return weights
+}
+
+/// Checks that every model's tensor has the base's element count (the first
+/// model's without a base) and that all values are finite; errors count models from 1.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+func checkModels<T: BinaryFloatingPoint>(_ tensors: [[T]], base: [T]?, name: String) throws {
+    if let base {
+        guard ValueScan(base).allFinite else { throw MergingError.nonFinite(tensor: name, what: "the base's parameters") }
+    }
+    guard let count = base?.count ?? tensors.first?.count else { return }
+    let reference = base == nil ? "model 1" : "the base"
+    for (i, t) in tensors.enumerated() {
+        guard t.count == count else {
+            throw MergingError.sizeMismatch(tensor: name, detail: "model \(i + 1) has \(t.count) parameters, \(reference) has \(count)")
+        }
+        guard ValueScan(t).allFinite else { throw MergingError.nonFinite(tensor: name, what: "model \(i + 1)'s parameters") }
+    }
 }
 
 /// Checks that every tensor has the same element count and finite values.
