@@ -1,4 +1,5 @@
 import Foundation
+import Merging
 import WeightFiles
 import Yams
 // libyaml (Yams' own C target) for counting alias expansion from the event
@@ -13,17 +14,22 @@ public enum MergeConfig {
     static let maxBytes = 1 << 20
     static let maxNodes = 10_000
 
-    /// mergekit methods we do not implement yet (issue 13).
-    static let unsupportedMethods: Set<String> = [
-        "ties", "dare_ties", "dare_linear", "slerp", "nuslerp", "passthrough", "breadcrumbs", "breadcrumbs_ties", "della",
-        "della_linear", "model_stock", "karcher", "sce", "nearswap", "arcee_fusion", "multislerp", "task_arithmetic_sce",
-    ]
-    static let methodNames = ["linear": MergeJob.Method.linear, "task_arithmetic": .taskArithmetic, "task-arithmetic": .taskArithmetic,
-                              "fisher": .fisher, "regmean": .regmean]
+    /// mergekit methods we do not implement yet.
+    static let unsupportedMethods: Set<String> = ["arcee_fusion", "multislerp", "task_arithmetic_sce", "ram"]
+    static let methodNames: [String: MergeJob.Method] = {
+        var names = ["task_arithmetic": MergeJob.Method.taskArithmetic]
+        for method in MergeJob.Method.allCases { names[method.rawValue] = method }
+        return names
+    }()
     static let topKeys: Set<String> = ["merge_method", "models", "base_model", "parameters", "dtype", "out_dtype", "tokenizer_source"]
     static let entryKeys: Set<String> = ["model", "parameters"]
-    static let modelParameters: Set<String> = ["weight", "fisher", "gram"]
-    static let globalParameters: Set<String> = ["weight", "normalize", "lambda", "fisher_floor", "floor_all", "nondiag_alpha", "aim", "omega"]
+    static let modelParameters: Set<String> = ["weight", "density", "gamma", "epsilon", "fisher", "gram"]
+    static let globalParameters: Set<String> = ["weight", "density", "gamma", "epsilon", "normalize", "lambda", "rescale", "int8_mask", "t",
+                                                "select_topk", "filter_wise", "max_iter", "tol", "nuslerp_flatten", "nuslerp_row_wise", "scale",
+                                                "fisher_floor", "floor_all", "nondiag_alpha", "aim", "omega", "seed"]
+    /// Parameters read per tensor (plain values, gradients over the layers, filter lists); the others are plain.
+    static let tensorParameters: Set<String> = ["weight", "density", "gamma", "epsilon", "normalize", "lambda", "rescale", "int8_mask", "t",
+                                                "select_topk", "filter_wise", "max_iter", "tol", "nuslerp_flatten", "nuslerp_row_wise", "scale"]
 
     /// The merge that the YAML config at `path` describes, writing `output`.
     /// Paths in the config are relative to its folder.
@@ -52,7 +58,7 @@ public enum MergeConfig {
         guard let root = composed else { throw ModelSurgeryError.invalidConfig(file: path, place: "", detail: "the config is empty") }
         var budget = maxNodes
         try countNodes(root, budget: &budget, path: path)
-        return try Reader(path: path, folder: url.deletingLastPathComponent()).job(root, output: output)
+        return try Reader(path: path, folder: url.deletingLastPathComponent(), text: text).job(root, output: output)
     }
 
     /// Nodes of the stream once every alias is expanded, counted from libyaml's
@@ -113,6 +119,8 @@ public enum MergeConfig {
     struct Reader {
         var path: String
         var folder: URL
+        /// The config's text (kept beside a merged model folder as mergekit_config.yml).
+        var text: String
 
         func fail(_ place: String, _ message: String) -> ModelSurgeryError { ModelSurgeryError.invalidConfig(file: path, place: place, detail: message) }
 
@@ -170,29 +178,55 @@ public enum MergeConfig {
             return value
         }
 
-        /// A per-model or global `weight`: a number. mergekit's per-layer
-        /// gradients and filter lists are refused by name.
-        func weight(_ node: Node, _ place: String) throws -> Double {
-            if case .sequence(let s) = node {
-                if s.contains(where: { if case .mapping = $0 { return true } else { return false } }) {
-                    throw fail(place, "filter lists ([{filter: …, value: …}, …]) are not supported yet; give one number")
+        /// A parameter setting: a number, boolean or string; a gradient list of them over the layers; or a filter
+        /// list `[{filter: name part, value: …}, …]` (mergekit's forms).
+        func setting(_ node: Node, _ place: String) throws -> ParameterSetting {
+            func scalar(_ node: Node, _ place: String) throws -> ParameterValue {
+                guard case .scalar(let s) = node else { throw fail(place, "must be a number, boolean or string, got \(show(node))") }
+                switch tagName(node) {
+                case .bool: return .bool(try bool(node, place))
+                case .int, .float: return .number(try number(node, place))
+                case .null: throw fail(place, "must be a value, got null")
+                default: return .string(s.string)
                 }
-                throw fail(place, "per-layer gradient lists ([a, b, …]) are not supported yet; give one number")
             }
-            if case .mapping = node { throw fail(place, "per-tensor filter mappings are not supported yet; give one number") }
-            return try number(node, place)
+            switch node {
+            case .sequence(let items):
+                guard !items.isEmpty else { throw fail(place, "an empty list has no value") }
+                if items.allSatisfy({ if case .mapping = $0 { return true } else { return false } }) {
+                    return .filtered(try items.enumerated().map { i, item in
+                        let fields = try mapping(item, "\(place)[\(i)]", allowed: ["filter", "value"])
+                        guard let value = fields["value"] else { throw fail("\(place)[\(i)]", "has no 'value'") }
+                        return ParameterSetting.Filtered(filter: try fields["filter"].map { try string($0, "\(place)[\(i)].filter") },
+                                                         value: try setting(value, "\(place)[\(i)].value"))
+                    })
+                }
+                return .gradient(try items.enumerated().map { i, item in try scalar(item, "\(place)[\(i)]") })
+            case .mapping:
+                throw fail(place, "a mapping is not a parameter value (filter lists are lists: [{filter: …, value: …}, …])")
+            default:
+                return .value(try scalar(node, place))
+            }
+        }
+
+        /// A per-model or global `weight` as one number for the methods that take only that (Fisher, RegMean), or nil
+        /// for a gradient or filter list (read per tensor instead).
+        func weight(_ node: Node, _ place: String) throws -> Double? {
+            if case .scalar = node { return try number(node, place) }
+            _ = try setting(node, place)
+            return nil
         }
 
         func hint(forModelParameter key: String) -> String? {
             if MergeConfig.globalParameters.contains(key) { return "'\(key)' is a global parameter: put it under the top-level parameters" }
-            if ["density", "epsilon", "lambda", "gamma", "select_topk", "t"].contains(key) { return "used by merge methods not supported yet" }
+            if ["lambda", "select_topk", "t"].contains(key) { return "a global parameter of the method: put it under the top-level parameters" }
             return nil
         }
 
         func job(_ root: Node, output: URL) throws -> MergeJob {
             let top = try mapping(root, "the top level", allowed: MergeConfig.topKeys) { key in
                 switch key {
-                case "slices": return "slices are not supported yet; give whole models under 'models'"
+                case "slices": return "slices (layer ranges, frankenmerges) are not supported yet; give whole models under 'models'"
                 case "merge_method_sequence", "modules": return "not supported yet"
                 default: return nil
                 }
@@ -201,9 +235,9 @@ public enum MergeConfig {
             let methodName = try string(methodNode, "merge_method")
             guard let method = MergeConfig.methodNames[methodName] else {
                 if MergeConfig.unsupportedMethods.contains(methodName) {
-                    throw fail("merge_method", "'\(methodName)' is not supported yet (supported: linear, task_arithmetic, fisher, regmean)")
+                    throw fail("merge_method", "'\(methodName)' is not supported yet")
                 }
-                throw fail("merge_method", "unknown method \(show(methodNode)) (supported: linear, task_arithmetic, fisher, regmean)")
+                throw fail("merge_method", "unknown method \(show(methodNode)) (supported: \(MergeConfig.methodNames.keys.sorted().joined(separator: ", ")))")
             }
             if let source = top["tokenizer_source"] {
                 let value = try string(source, "tokenizer_source")
@@ -219,17 +253,18 @@ public enum MergeConfig {
             let computeDType = try dtypeValue("dtype"), outDType = try dtypeValue("out_dtype")
 
             let global = try top["parameters"].map { try mapping($0, "parameters", allowed: MergeConfig.globalParameters) { key in
-                MergeConfig.modelParameters.contains(key) ? "'\(key)' is a per-model parameter: put it under models[i].parameters"
-                    : ["density", "epsilon", "gamma", "select_topk", "t", "int8_mask", "rescale"].contains(key) ? "used by merge methods not supported yet" : nil
+                MergeConfig.modelParameters.contains(key) ? "'\(key)' is a per-model parameter: put it under models[i].parameters" : nil
             } } ?? [:]
-            let defaultWeight = try global["weight"].map { try weight($0, "parameters.weight") }
+            var globalSettings: [String: ParameterSetting] = [:]
+            for (key, node) in global where MergeConfig.tensorParameters.contains(key) { globalSettings[key] = try setting(node, "parameters.\(key)") }
+            let defaultWeight = try global["weight"].map { try weight($0, "parameters.weight") } ?? nil
 
             guard let modelsNode = top["models"] else { throw ModelSurgeryError.invalidConfig(file: path, place: "", detail: "missing 'models' (a list of {model, parameters})") }
             guard case .sequence(let entries) = modelsNode, !entries.isEmpty else { throw fail("models", "must be a non-empty list of {model, parameters}, got \(show(modelsNode))") }
             var models: [Checkpoint] = [], weights: [Double] = [], fishers: [Checkpoint] = [], grams: [CalibrationFile] = []
             var fisherCount = 0, gramCount = 0
             // Parse every entry before reading any model, so a typo is reported at once.
-            var parsed: [(model: String, weight: Double, fisher: String?, gram: String?)] = []
+            var parsed: [(model: String, weight: Double?, fisher: String?, gram: String?, settings: [String: ParameterSetting])] = []
             for (i, entry) in entries.enumerated() {
                 let place = "models[\(i)]"
                 let fields = try mapping(entry, place, allowed: MergeConfig.entryKeys)
@@ -238,12 +273,14 @@ public enum MergeConfig {
                 let parameters = try fields["parameters"].map {
                     try mapping($0, place + ".parameters", allowed: MergeConfig.modelParameters, hint: hint(forModelParameter:))
                 } ?? [:]
-                let w = try parameters["weight"].map { try weight($0, place + ".parameters.weight") } ?? defaultWeight ?? 1
+                let w: Double? = try parameters["weight"].map { try weight($0, place + ".parameters.weight") } ?? (global["weight"] == nil ? 1 : defaultWeight)
                 let f = try parameters["fisher"].map { try string($0, place + ".parameters.fisher") }
                 let g = try parameters["gram"].map { try string($0, place + ".parameters.gram") }
                 if f != nil { fisherCount += 1 }
                 if g != nil { gramCount += 1 }
-                parsed.append((model, w, f, g))
+                var settings: [String: ParameterSetting] = [:]
+                for (key, node) in parameters where key != "fisher" && key != "gram" { settings[key] = try setting(node, "\(place).parameters.\(key)") }
+                parsed.append((model, w, f, g, settings))
             }
             let normalize = try global["normalize"].map { try bool($0, "parameters.normalize") } ?? true
             let lambda = try global["lambda"].map { try number($0, "parameters.lambda") } ?? 1
@@ -259,11 +296,22 @@ public enum MergeConfig {
             if fisherCount != 0 && fisherCount != parsed.count { throw fail("models", "give a fisher file for every model or for none (\(fisherCount) of \(parsed.count))") }
             if gramCount != 0 && gramCount != parsed.count { throw fail("models", "give a gram file for every model or for none (\(gramCount) of \(parsed.count))") }
 
+            // Methods that start from the base take it from base_model; listed among the models too (as mergekit's
+            // examples do), it is the base, not a model (its task vector is zero).
+            let probe = MergeJob(method: method, models: [], output: output)
+            if probe.needsBase, let basePath {
+                parsed.removeAll { resolve($0.model) == resolve(basePath) || URL(fileURLWithPath: resolve($0.model)).standardizedFileURL == URL(fileURLWithPath: resolve(basePath)).standardizedFileURL }
+            }
+            var modelSettings: [[String: ParameterSetting]] = []
             for entry in parsed {
                 models.append(try Checkpoint(path: resolve(entry.model)))
-                weights.append(entry.weight)
+                weights.append(entry.weight ?? 1)
+                modelSettings.append(entry.settings)
                 if let f = entry.fisher { fishers.append(try Checkpoint(path: resolve(f))) }
                 if let g = entry.gram { grams.append(try CalibrationFile(path: URL(fileURLWithPath: resolve(g)))) }
+            }
+            if parsed.contains(where: { $0.weight == nil }) && (method == .fisher || method == .regmean) {
+                throw fail("models", "\(method.rawValue) takes one number per model as weight, not a gradient or filter list")
             }
             var job = MergeJob(method: method, models: models, base: try basePath.map { try Checkpoint(path: resolve($0)) },
                                weights: weights, normalize: normalize, lambda: lambda,
@@ -272,6 +320,10 @@ public enum MergeConfig {
                                aim: try aimPath.map { try CalibrationFile(path: URL(fileURLWithPath: resolve($0))) },
                                omega: omega, dtype: outDType ?? computeDType, output: output)
             job.extraInputs = [URL(fileURLWithPath: path)]
+            job.parameters = globalSettings
+            job.modelParameters = modelSettings
+            if let seed = global["seed"] { job.seed = UInt64(try number(seed, "parameters.seed")) }
+            job.configText = text
             return job
         }
     }

@@ -46,7 +46,44 @@ public struct MergeReport: Codable, Sendable {
 public struct MergeJob {
     /// `linear`: weighted mean (sum without `normalize`); `task-arithmetic`: base + λ Σ wᵢ(θᵢ − base); `fisher`: Fisher-weighted mean;
     /// `regmean`: per linear layer, (Σ Wᵢ G̃ᵢ)(Σ G̃ᵢ)⁻¹ with the models' Grams. The raw value is the CLI's spelling.
-    public enum Method: String, CaseIterable, Sendable { case linear, taskArithmetic = "task-arithmetic", fisher, regmean }
+    public enum Method: String, CaseIterable, Sendable {
+        /// Weighted average.
+        case linear
+        /// θ_base + λ Σ wᵢ(θᵢ − θ_base).
+        case taskArithmetic = "task-arithmetic"
+        /// Fisher-weighted average.
+        case fisher
+        /// RegMean (Gram-weighted least squares per linear layer).
+        case regmean
+        /// mergekit's TIES (top-k by magnitude, sign election, disjoint mean).
+        case ties
+        /// DARE drops with TIES' sign election.
+        case dareTies = "dare_ties"
+        /// DARE drops, summed.
+        case dareLinear = "dare_linear"
+        /// Breadcrumbs (drop the largest and the smallest), summed.
+        case breadcrumbs
+        /// Breadcrumbs with TIES' sign election.
+        case breadcrumbsTies = "breadcrumbs_ties"
+        /// DELLA (magnitude-ranked drop probabilities) with sign election.
+        case della
+        /// DELLA, summed.
+        case dellaLinear = "della_linear"
+        /// Spherical interpolation between the base and one model, at `t`.
+        case slerp
+        /// mergekit's nuslerp between two models (or their task vectors).
+        case nuslerp
+        /// Model Stock (the angle between task vectors sets the interpolation).
+        case modelStock = "model_stock"
+        /// The Karcher (Riemannian) mean.
+        case karcher
+        /// SCE (select, calculate, erase).
+        case sce
+        /// NearSwap (take the model where it is near the base).
+        case nearswap
+        /// One model's tensors copied (optionally scaled).
+        case passthrough
+    }
 
     /// How the floating tensors are merged.
     public var method: Method
@@ -87,6 +124,16 @@ public struct MergeJob {
     public var maxShardSize: Int? = nil
     /// Files besides the models that must not be overwritten (a YAML config).
     public var extraInputs: [URL] = []
+    /// mergekit-style parameters evaluated per tensor (plain values, gradients over the layers, filter lists): the
+    /// top-level ones, by name (`weight`, `density`, `gamma`, `epsilon`, `lambda`, `normalize`, `rescale`, `t`,
+    /// `select_topk`, `filter_wise`, `max_iter`, `tol`, `nuslerp_flatten`, `nuslerp_row_wise`, `scale`).
+    public var parameters: [String: ParameterSetting] = [:]
+    /// The same per model (mergekit's `models[i].parameters`), taking precedence over `parameters`.
+    public var modelParameters: [[String: ParameterSetting]] = []
+    /// The seed of DARE's and DELLA's drops (each tensor and model draws its own stream from it and the name).
+    public var seed: UInt64 = 0
+    /// The config text to keep beside a merged model folder as `mergekit_config.yml` (when the output is a folder).
+    public var configText: String?
 
     /// A merge job. Defaults: equal weights, normalisation on, λ = 1, Fisher floor 1e-6 on the first model only,
     /// RegMean α = 1, no AIM (ω = 0.4 when given), input dtypes kept, one file. Nothing is read until `run`.
@@ -117,16 +164,42 @@ public struct MergeJob {
         switch method {
         case .linear: return normalize
         case .fisher, .regmean: return true   // Fisher's fallback mean and RegMean's non-matrix tensors divide by Σw
-        case .taskArithmetic: return false
+        default: return false
+        }
+    }
+
+    /// The methods of mergekit's generalized task-arithmetic family, by method.
+    static let taskArithmeticFamily: [Method: GeneralizedTaskArithmetic.Method] = [
+        .ties: .ties, .dareTies: .dareTies, .dareLinear: .dareLinear, .breadcrumbs: .breadcrumbs, .breadcrumbsTies: .breadcrumbsTies,
+        .della: .della, .dellaLinear: .dellaLinear,
+    ]
+
+    /// Methods that need the base model.
+    var needsBase: Bool {
+        Self.taskArithmeticFamily[method] != nil || [.taskArithmetic, .slerp, .modelStock, .sce, .nearswap].contains(method)
+    }
+
+    /// The number of models a method takes besides the base (a range).
+    var modelCountRange: ClosedRange<Int> {
+        switch method {
+        case .slerp, .nearswap, .passthrough: return 1...1
+        case .nuslerp: return base == nil ? 2...2 : 2...2
+        case .taskArithmetic, .ties, .dareTies, .dareLinear, .breadcrumbs, .breadcrumbsTies, .della, .dellaLinear, .sce: return 1...Int.max
+        case .modelStock: return 2...Int.max
+        default: return 2...Int.max
         }
     }
 
     /// Checks counts, parameters and that every model (and the base, Fisher
     /// and Gram files) matches the first model's tensors.
     public func validate() throws {
-        let minimum = method == .taskArithmetic ? 1 : 2
-        guard models.count >= minimum else {
-            throw MergingError.tooFewModels(models.count)
+        guard modelCountRange.contains(models.count) else {
+            if models.count < modelCountRange.lowerBound { throw MergingError.tooFewModels(models.count) }
+            throw ModelSurgeryError.invalidParameter(parameter: "models", value: "\(models.count)",
+                                                     expected: "\(modelCountRange.upperBound) model(s) besides the base for \(method.rawValue)")
+        }
+        if !modelParameters.isEmpty && modelParameters.count != models.count {
+            throw ModelSurgeryError.invalidParameter(parameter: "model parameters", value: "\(modelParameters.count)", expected: "one set per model (\(models.count))")
         }
         if let weights, weights.count != models.count { throw MergingError.weightCount(expected: models.count, got: weights.count) }
         if let weights {
@@ -141,8 +214,8 @@ public struct MergeJob {
         for (name, value) in [("lambda", lambda), ("fisher floor", fisherFloor), ("nondiag alpha", nonDiagonalAlpha), ("omega", omega)] where !value.isFinite {
             throw ModelSurgeryError.invalidParameter(parameter: name, value: "\(value)", expected: "finite")
         }
-        if method == .taskArithmetic && base == nil {
-            throw ModelSurgeryError.invalidParameter(parameter: "base", value: "none", expected: "given for task arithmetic (the model the task vectors start from)")
+        if needsBase && base == nil {
+            throw ModelSurgeryError.invalidParameter(parameter: "base", value: "none", expected: "given for \(method.rawValue) (the model the task vectors start from)")
         }
         if aim != nil && base == nil {
             throw ModelSurgeryError.invalidParameter(parameter: "base", value: "none", expected: "given with AIM (it relaxes towards the base model)")
@@ -213,12 +286,25 @@ public struct MergeJob {
         let inputs = extraInputs + models.flatMap(\.inputURLs) + (base?.inputURLs ?? []) + fishers.flatMap(\.inputURLs)
             + grams.flatMap(\.checkpoint.inputURLs) + (aim?.checkpoint.inputURLs ?? [])
         let names = reference.tensorNames
+        let layerCount = Self.layerCount(names)
         let layout = names.map { name in
             let info = reference[name]!
             return TensorLayout(name: name, dtype: info.dtype.isFloatingPoint ? dtype ?? info.dtype : info.dtype, shape: info.shape)
         }
         let metadata = ["rankwise.command": "merge --method \(method.rawValue)", "rankwise.models": models.map(\.url.path).joined(separator: ",")]
-        let writer = try SafetensorsWriter(url: output, protecting: inputs, layout: layout, metadata: metadata, maxShardSize: maxShardSize)
+        // A folder output (no .safetensors name) is a model: the weights, the base's (else the first model's) config and
+        // tokenizer files, mergekit_config.yml and a model card, staged and renamed right after the weights.
+        let isFolder = output.pathExtension != "safetensors"
+        if isFolder { try OutputPath.check(output, as: .folder) }
+        let weightsURL = isFolder ? output.appendingPathComponent("model.safetensors") : output
+        let writer = try SafetensorsWriter(url: weightsURL, protecting: inputs, layout: layout, metadata: metadata, maxShardSize: maxShardSize)
+        let companions = ModelFolderCompanions(directory: output, protecting: inputs)
+        if isFolder {
+            let source = ModelFolderCompanions.sourceFolder(of: base ?? reference)
+            try companions.stageCompanions(from: source)
+            if let configText { try companions.stage(Array(configText.utf8), as: "mergekit_config.yml") }
+            try companions.stage(Array(modelCard().utf8), as: "README.md")
+        }
         var regmeanFallbacks: [String] = [], relaxed = 0
         for (index, name) in names.enumerated() {
             let info = reference[name]!
@@ -234,11 +320,17 @@ public struct MergeJob {
             let arrays: [[Float]] = try models.map { try $0.array(name) }
             var merged: [Float]
             let module = moduleName(name)
+            let tensorWeights = try resolvedWeights(tensor: name, layers: layerCount)
             switch method {
             case .linear:
-                merged = try LinearMerge(weights: weights, normalize: normalize).merge(arrays, name: name)
+                merged = try LinearMerge(weights: tensorWeights, normalize: setting("normalize", tensor: name, layers: layerCount)?.bool ?? normalize)
+                    .merge(arrays, name: name)
             case .taskArithmetic:
-                merged = try TaskArithmetic(weights: weights, lambda: lambda).merge(arrays, base: try base!.array(name), name: name)
+                merged = try TaskArithmetic(weights: tensorWeights, lambda: setting("lambda", tensor: name, layers: layerCount)?.number ?? lambda)
+                    .merge(arrays, base: try base!.array(name), name: name)
+            case .ties, .dareTies, .dareLinear, .breadcrumbs, .breadcrumbsTies, .della, .dellaLinear, .slerp, .nuslerp, .modelStock, .karcher,
+                 .sce, .nearswap, .passthrough:
+                merged = try mergekitMerge(arrays, name: name, shape: info.shape, weights: tensorWeights)
             case .fisher:
                 let f: [[Float]] = try fishers.map { try $0.array(name) }
                 merged = try FisherMerge(weights: weights, normalize: normalize, floor: fisherFloor, floorAll: floorAll)
@@ -270,9 +362,113 @@ public struct MergeJob {
             progress()
         }
         try writer.finish()
-        let written = finishReport(writer, output: output, tensors: names.count, layers: [], start: start, observer: observer)
+        try companions.commit()
+        var written = finishReport(writer, output: output, tensors: names.count, layers: [], start: start, observer: observer)
+        if isFolder { written.files += companions.committedNames.map { output.appendingPathComponent($0).path } }
         return MergeReport(output: output.path, files: written.files, method: method.rawValue, models: models.count, tensors: names.count,
                            bytes: written.bytes, regmeanLeastSquares: regmeanFallbacks, aimLayers: relaxed, fisherNorms: norms,
                            overflows: written.overflows, seconds: secondsSince(start))
+    }
+
+    /// The number of transformer layers: one more than the largest N in `layers.N.` (or `layer.N.`, `h.N.`, `blk.N.`).
+    static func layerCount(_ names: [String]) -> Int {
+        var largest = -1
+        for name in names {
+            if let n = layerIndex(name) { largest = Swift.max(largest, n) }
+        }
+        return largest + 1
+    }
+
+    /// The layer a tensor belongs to, from its name, or nil (embeddings, the final norm, heads).
+    static func layerIndex(_ name: String) -> Int? {
+        let parts = name.split(separator: ".")
+        for (i, part) in parts.enumerated() where ["layers", "layer", "h", "blk"].contains(part) && i + 1 < parts.count {
+            if let n = Int(parts[i + 1]) { return n }
+        }
+        return nil
+    }
+
+    /// mergekit's layer position t of a tensor: its layer over (layers − 1), 1 for a single layer, 0 outside the layers.
+    static func position(_ name: String, layers: Int) -> Double {
+        guard let index = layerIndex(name) else { return 0 }
+        return layers <= 1 ? 1 : Double(index) / Double(layers - 1)
+    }
+
+    /// A top-level parameter's value for a tensor (nil: not set).
+    func setting(_ key: String, tensor: String, layers: Int) -> ParameterValue? {
+        parameters[key]?.evaluate(tensor: tensor, position: Self.position(tensor, layers: layers))
+    }
+
+    /// A per-model parameter for each model: its own setting, else the top-level one, else `fallback`.
+    func perModel(_ key: String, tensor: String, layers: Int, fallback: Double) throws -> [Double] {
+        let t = Self.position(tensor, layers: layers)
+        return try (0..<models.count).map { i in
+            let value = ParameterSetting.resolve([modelParameters.isEmpty ? nil : modelParameters[i][key], parameters[key]], tensor: tensor, position: t)
+            guard let value else { return fallback }
+            guard let number = value.number, number.isFinite else {
+                throw ModelSurgeryError.invalidParameter(parameter: key, value: "\(value)", expected: "a finite number (tensor '\(tensor)')")
+            }
+            return number
+        }
+    }
+
+    /// The models' weights for a tensor: the per-tensor settings when any are given, else `weights`.
+    func resolvedWeights(tensor: String, layers: Int) throws -> [Double]? {
+        let given = parameters["weight"] != nil || modelParameters.contains { $0["weight"] != nil }
+        return given ? try perModel("weight", tensor: tensor, layers: layers, fallback: 1) : weights
+    }
+
+    /// One tensor by the mergekit methods (all but linear, task arithmetic, Fisher and RegMean).
+    func mergekitMerge(_ arrays: [[Float]], name: String, shape: [Int], weights: [Double]?) throws -> [Float] {
+        let layers = Self.layerCount(models[0].tensorNames)
+        func number(_ key: String) -> Double? { setting(key, tensor: name, layers: layers)?.number }
+        func flag(_ key: String) -> Bool? { setting(key, tensor: name, layers: layers)?.bool }
+        func required(_ key: String) throws -> Double {
+            guard let value = number(key), value.isFinite else {
+                throw ModelSurgeryError.invalidParameter(parameter: key, value: "not set", expected: "a number for \(method.rawValue) (tensor '\(name)')")
+            }
+            return value
+        }
+        switch method {
+        case .slerp:
+            return try Slerp(t: try required("t")).merge(arrays[0], base: try base!.array(name), name: name)
+        case .nearswap:
+            return try NearSwap(t: try required("t")).merge(arrays[0], base: try base!.array(name), name: name)
+        case .nuslerp:
+            return try NuSlerp(weights: weights, flatten: flag("nuslerp_flatten") ?? true, rowWise: flag("nuslerp_row_wise") ?? false)
+                .merge(arrays, base: try base.map { try $0.array(name) }, shape: shape, name: name)
+        case .karcher:
+            return try Karcher(maxIter: Int(number("max_iter") ?? 10), tol: number("tol") ?? 1e-5).merge(arrays, name: name)
+        case .modelStock:
+            return try ModelStock(filterWise: flag("filter_wise") ?? false).merge(arrays, base: try base!.array(name), shape: shape, name: name)
+        case .sce:
+            return try SCE(selectTopK: number("select_topk") ?? 1).merge(arrays, base: try base!.array(name), name: name)
+        case .passthrough:
+            return try Passthrough(scale: number("scale")).merge(arrays, name: name)
+        default:
+            guard let family = Self.taskArithmeticFamily[method] else { preconditionFailure("not a mergekit method: \(method)") }
+            let merger = GeneralizedTaskArithmetic(
+                family, weight: .each(weights ?? Array(repeating: 1, count: models.count)),
+                density: .each(try perModel("density", tensor: name, layers: layers, fallback: 1)),
+                gamma: .each(try perModel("gamma", tensor: name, layers: layers, fallback: 0.01)),
+                epsilon: .each(try perModel("epsilon", tensor: name, layers: layers, fallback: 0.15)),
+                normalize: flag("normalize"), rescale: flag("rescale").map { $0 ? .l1 : GeneralizedTaskArithmetic.Rescale.none },
+                lambda: number("lambda") ?? 1, seed: seed)
+            return try merger.merge(arrays, base: try base!.array(name), shape: shape, name: name)
+        }
+    }
+
+    /// A short model card: the method, the models, the base, and the tool.
+    func modelCard() -> String {
+        var lines = ["---", "library_name: transformers", "tags:", "- merge", "- rankwise", "---", "", "# Merged model", "",
+                     "Merged with [Rankwise](https://github.com/) `rankwise merge`, method `\(method.rawValue)`.", ""]
+        if let base { lines.append("Base model: `\(base.url.path)`.\n") }
+        lines.append("Models:")
+        for (i, model) in models.enumerated() {
+            let w = weights.map { $0.indices.contains(i) ? String(format: " (weight %g)", $0[i]) : "" } ?? ""
+            lines.append("- `\(model.url.path)`\(w)")
+        }
+        if let configText { lines += ["", "Configuration:", "", "```yaml", configText.trimmingCharacters(in: .newlines), "```"] }
+        return lines.joined(separator: "\n") + "\n"
     }
 }

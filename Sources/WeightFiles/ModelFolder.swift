@@ -99,9 +99,15 @@ public final class ModelFolderCompanions {
 
     /// Renames every staged file into place.
     public func commit() throws {
-        for file in staged { try file.commit() }
+        for file in staged {
+            try file.commit()
+            committedNames.append(file.destination.lastPathComponent)
+        }
         staged.removeAll()
     }
+
+    /// The names committed so far, in order.
+    public private(set) var committedNames: [String] = []
 
     /// Removes every staged file (also done when the stager is released).
     public func discard() {

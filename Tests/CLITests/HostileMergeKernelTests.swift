@@ -275,9 +275,11 @@ struct HostileMergeKernelMergeTests {
             (entry("weight: abc"), ["models[0].parameters.weight", "must be a number", "'abc'"]),
             (entry("weight: '0.5'"), ["models[0].parameters.weight", "must be a number"]),
             (entry("weight: .nan"), ["models[0].parameters.weight", "finite"]),
-            (entry("weight: [0, 0.5, 1]"), ["models[0].parameters.weight", "gradient lists", "not supported yet"]),
-            (entry("weight: [{filter: mlp, value: 0.8}, {value: 0.2}]"), ["models[0].parameters.weight", "filter lists", "not supported yet"]),
-            (entry("density: 0.5"), ["models[0].parameters", "unknown key 'density'"]),
+            (entry("weight: [0, abc]"), ["weight", "abc", "a finite number"]),
+            (entry("weight: [{filter: mlp}, {value: 0.2}]"), ["models[0].parameters.weight[0]", "has no 'value'"]),
+            (entry("weight: [{filter: mlp, value: 0.8, extra: 1}]"), ["models[0].parameters.weight[0]", "unknown key 'extra'"]),
+            (entry("weight: {filter: mlp}"), ["models[0].parameters.weight", "mapping"]),
+            (entry("densty: 0.5"), ["models[0].parameters", "unknown key 'densty'"]),
             (entry("lambda: 0.5"), ["models[0].parameters", "unknown key 'lambda'", "global parameter"]),
             ("merge_method: linear\n" + two + "parameters:\n  normalize: \"no\"\n", ["parameters.normalize", "true or false"]),
             ("merge_method: linear\n" + two + "parameters:\n  normalize: 0\n", ["parameters.normalize", "true or false"]),
@@ -290,14 +292,15 @@ struct HostileMergeKernelMergeTests {
             ("merge_method: linear\n" + two + "tokenizer_source: union\n", ["tokenizer_source", "not supported yet"]),
             ("merge_method: linear\n" + two + "dtype: float8\n", ["dtype", "float8"]),
             ("merge_method: linear\nslices:\n  - sources: [{model: a.safetensors, layer_range: [0, 2]}]\n", ["unknown key 'slices'", "not supported yet"]),
+            ("merge_method: slerp\n" + two, ["base"]),
+            ("merge_method: ties\n" + two, ["base"]),
             ("merge_method: linear\nmodels:\n  - model: a.safetensors\n    extra: 1\n  - model: b.safetensors\n", ["models[0]", "unknown key 'extra'"]),
             ("merge_method: linear\nmodels: a.safetensors\n", ["models", "non-empty list"]),
             ("merge_method: frobnicate\n" + two, ["merge_method", "unknown method 'frobnicate'"]),
             ("merge_method: linear\nmodels: [\n", ["not valid YAML"]),
             ("merge_method: linear\nmerge_method: linear\n", ["not valid YAML", "merge_method"]),
             ("", ["empty"]),
-        ] + ["ties", "dare_ties", "dare_linear", "slerp", "nuslerp", "passthrough", "breadcrumbs", "della", "model_stock", "karcher", "sce", "nearswap"]
-            .map { ("merge_method: \($0)\n" + two, ["merge_method", "'\($0)' is not supported yet"]) }
+        ] + ["arcee_fusion", "multislerp"].map { ("merge_method: \($0)\n" + two, ["merge_method", "'\($0)' is not supported yet"]) }
         let keep: Set<String> = ["a.safetensors", "b.safetensors", "c.yml"]
         for (text, mentions) in cases {
             try write(text, "c.yml", in: dir)

@@ -64,3 +64,22 @@ struct QuantizeCLITests {
         #expect((json["layers"] as? [[String: Any]])?.allSatisfy { ($0["zero_fraction"] as? Double ?? 0) >= 0.5 } == true)
     }
 }
+
+@Suite("merge CONFIG.yml OUT_DIR")
+struct MergeFolderCLITests {
+    @Test("mergekit-yaml's form writes a model folder; -o NAME.safetensors still writes one file")
+    func folder() throws {
+        let dir = scratch()
+        let model = fixture("tiny_model.safetensors")
+        try "merge_method: ties\nbase_model: \(model)\nmodels:\n  - model: \(fixture("tiny_sharded"))\n    parameters: {weight: [1, 0.5], density: 0.5}\n"
+            .write(to: dir.appendingPathComponent("m.yml"), atomically: true, encoding: .utf8)
+        let run = try Run(["merge", "m.yml", "out"], in: dir)
+        #expect(run.status == 0, "\(run.stderr)")
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("out").path))
+        #expect(files.isSuperset(of: ["model.safetensors", "mergekit_config.yml", "README.md"]), "\(files)")
+        let file = try Run(["merge", "--config", "m.yml", "-o", "one.safetensors"], in: dir)
+        #expect(file.status == 0 && FileManager.default.fileExists(atPath: dir.appendingPathComponent("one.safetensors").path), "\(file.stderr)")
+        let twice = try Run(["merge", "m.yml", "out2", "-o", "x"], in: dir)
+        #expect(twice.status == 2, "\(twice.stderr)")
+    }
+}
