@@ -15,24 +15,9 @@ extension Matrix {
         alpha: Element = 1, beta: Element = 0,
         into c: inout Matrix
     ) {
-        let (m, k) = opA == .none ? (a.rows, a.columns) : (a.columns, a.rows)
-        let (kb, n) = opB == .none ? (b.rows, b.columns) : (b.columns, b.rows)
-        precondition(k == kb, "gemm: inner dimensions differ (\(m)×\(k) times \(kb)×\(n))")
+        let m = opA == .none ? a.rows : a.columns, n = opB == .none ? b.columns : b.rows
         precondition(c.rows == m && c.columns == n, "gemm: C is \(c.rows)×\(c.columns), expected \(m)×\(n)")
-        guard m > 0, n > 0 else { return }
-        let kernels = Backend.current.kernels
-        a.elements.withUnsafeBufferPointer { pa in
-            b.elements.withUnsafeBufferPointer { pb in
-                c.elements.withUnsafeMutableBufferPointer { pc in
-                    kernels.gemm(
-                        transposeA: opA == .transposed, transposeB: opB == .transposed,
-                        m: m, n: n, k: k, alpha: alpha,
-                        a: pa.baseAddress ?? UnsafePointer(bitPattern: 8)!, lda: Swift.max(a.columns, 1),
-                        b: pb.baseAddress ?? UnsafePointer(bitPattern: 8)!, ldb: Swift.max(b.columns, 1),
-                        beta: beta, c: pc.baseAddress!, ldc: n)
-                }
-            }
-        }
+        gemm(a, opA, b, opB, alpha: alpha, beta: beta, into: &c, rows: 0..<m, columns: 0..<n)
     }
 
     /// C[rows, columns] ← α·op(A)·op(B) + β·C[rows, columns]: a GEMM into a
