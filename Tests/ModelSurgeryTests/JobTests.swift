@@ -121,7 +121,9 @@ struct JobTests {
         let job = try MergeConfig.job(fromYAML: config.path, output: dir.appendingPathComponent("y.safetensors"))
         #expect(job.method == .linear && job.weights == [1, 3] && job.models.count == 2)
         try "merge_method: ties\nmodels:\n  - model: b.safetensors\n".write(to: config, atomically: true, encoding: .utf8)
-        #expect(throws: ModelSurgeryError.self) { _ = try MergeConfig.job(fromYAML: config.path, output: dir.appendingPathComponent("y.safetensors")) }
+        // ties needs a base: refused before anything is written.
+        #expect(throws: ModelSurgeryError.self) { _ = try MergeConfig.job(fromYAML: config.path, output: dir.appendingPathComponent("y.safetensors")).run() }
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("y.safetensors").path))
     }
 
     @Test("kernel models round-trip through the file; inconsistent files are refused naming the tensor")
