@@ -75,6 +75,23 @@ enum Layers {
         }
     }
 
+    /// Σ a[t]·b[t] over `count` floats, eight lanes at a time (a scalar loop
+    /// would not vectorise: reordering a float sum needs permission).
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD8<Float>()
+        var t = 0
+        while t + 8 <= count {
+            let x = UnsafeRawPointer(a + t).loadUnaligned(as: SIMD8<Float>.self)
+            let y = UnsafeRawPointer(b + t).loadUnaligned(as: SIMD8<Float>.self)
+            lanes += x * y
+            t += 8
+        }
+        var sum = lanes.sum()
+        while t < count { sum += a[t] * b[t]; t += 1 }
+        return sum
+    }
+
     /// Scaled-dot-product attention of every (sequence, query head) pair, in
     /// parallel over the pairs: for query rows i of a sequence,
     /// softmax_j(q_i·k_j·scale) over the keys j it may see (all of them, or
@@ -105,8 +122,7 @@ enum Layers {
                                     var top = -Float.infinity
                                     for j in 0..<visible {
                                         let kj = kp + (rows.lowerBound + j) * kn + kvHead * d
-                                        var dot: Float = 0
-                                        for t in 0..<d { dot += qi[t] * kj[t] }
+                                        let dot = Layers.dot(qi, kj, count: d)
                                         scores[j] = dot * scale
                                         top = Swift.max(top, scores[j])
                                     }
