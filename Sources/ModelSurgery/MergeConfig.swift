@@ -21,7 +21,7 @@ public enum MergeConfig {
         for method in MergeJob.Method.allCases { names[method.rawValue] = method }
         return names
     }()
-    static let topKeys: Set<String> = ["merge_method", "models", "base_model", "parameters", "dtype", "out_dtype", "tokenizer_source"]
+    static let topKeys: Set<String> = ["merge_method", "models", "slices", "base_model", "parameters", "dtype", "out_dtype", "tokenizer_source"]
     static let entryKeys: Set<String> = ["model", "parameters"]
     static let modelParameters: Set<String> = ["weight", "density", "gamma", "epsilon", "fisher", "gram"]
     static let globalParameters: Set<String> = ["weight", "density", "gamma", "epsilon", "normalize", "lambda", "rescale", "int8_mask", "t",
@@ -226,7 +226,6 @@ public enum MergeConfig {
         func job(_ root: Node, output: URL) throws -> MergeJob {
             let top = try mapping(root, "the top level", allowed: MergeConfig.topKeys) { key in
                 switch key {
-                case "slices": return "slices (layer ranges, frankenmerges) are not supported yet; give whole models under 'models'"
                 case "merge_method_sequence", "modules": return "not supported yet"
                 default: return nil
                 }
@@ -259,7 +258,46 @@ public enum MergeConfig {
             for (key, node) in global where MergeConfig.tensorParameters.contains(key) { globalSettings[key] = try setting(node, "parameters.\(key)") }
             let defaultWeight = try global["weight"].map { try weight($0, "parameters.weight") } ?? nil
 
-            guard let modelsNode = top["models"] else { throw ModelSurgeryError.invalidConfig(file: path, place: "", detail: "missing 'models' (a list of {model, parameters})") }
+            if let slicesNode = top["slices"] {
+                guard top["models"] == nil else { throw fail("slices", "give either 'slices' or 'models', not both") }
+                guard method == .passthrough else { throw fail("slices", "slices with merge_method \(methodName) are not supported yet (passthrough only)") }
+                guard case .sequence(let slices) = slicesNode, !slices.isEmpty else { throw fail("slices", "must be a non-empty list of {sources: […]}") }
+                var plan: [[LayerSlicePlan.Source]] = []
+                var checkpoints: [String: Checkpoint] = [:]
+                for (i, slice) in slices.enumerated() {
+                    let fields = try mapping(slice, "slices[\(i)]", allowed: ["sources", "parameters"])
+                    guard let sourcesNode = fields["sources"], case .sequence(let sources) = sourcesNode, !sources.isEmpty else {
+                        throw fail("slices[\(i)]", "needs 'sources', a non-empty list of {model, layer_range}")
+                    }
+                    var list: [LayerSlicePlan.Source] = []
+                    for (j, source) in sources.enumerated() {
+                        let place = "slices[\(i)].sources[\(j)]"
+                        let entry = try mapping(source, place, allowed: ["model", "layer_range", "parameters"])
+                        guard let modelNode = entry["model"] else { throw fail(place, "has no 'model'") }
+                        let model = resolve(try string(modelNode, place + ".model"))
+                        guard let rangeNode = entry["layer_range"], case .sequence(let bounds) = rangeNode, bounds.count == 2 else {
+                            throw fail(place + ".layer_range", "must be [start, end]")
+                        }
+                        let start = try number(bounds[0], place + ".layer_range[0]"), end = try number(bounds[1], place + ".layer_range[1]")
+                        guard start == start.rounded(), end == end.rounded(), start >= 0, end >= start, end <= 1_000_000 else {
+                            throw fail(place + ".layer_range", "must be whole numbers with 0 ≤ start ≤ end, got [\(start), \(end)]")
+                        }
+                        if checkpoints[model] == nil { checkpoints[model] = try Checkpoint(path: model) }
+                        list.append(LayerSlicePlan.Source(model: model, layers: Int(start)..<Int(end)))
+                    }
+                    plan.append(list)
+                }
+                let layerPlan: LayerSlicePlan
+                do { layerPlan = try LayerSlicePlan(slices: plan) } catch let error as MergingError { throw fail("slices", error.description) }
+                guard layerPlan.layerCount > 0 else { throw fail("slices", "the slices select no layer") }
+                var job = MergeJob(method: .passthrough, models: [], dtype: outDType ?? computeDType, output: output)
+                job.slicePlan = layerPlan
+                job.sliceModels = checkpoints
+                job.extraInputs = [URL(fileURLWithPath: path)]
+                job.configText = text
+                return job
+            }
+            guard let modelsNode = top["models"] else { throw ModelSurgeryError.invalidConfig(file: path, place: "", detail: "missing 'models' (a list of {model, parameters}) or 'slices'") }
             guard case .sequence(let entries) = modelsNode, !entries.isEmpty else { throw fail("models", "must be a non-empty list of {model, parameters}, got \(show(modelsNode))") }
             var models: [Checkpoint] = [], weights: [Double] = [], fishers: [Checkpoint] = [], grams: [CalibrationFile] = []
             var fisherCount = 0, gramCount = 0

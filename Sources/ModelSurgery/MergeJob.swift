@@ -134,6 +134,11 @@ public struct MergeJob {
     public var seed: UInt64 = 0
     /// The config text to keep beside a merged model folder as `mergekit_config.yml` (when the output is a folder).
     public var configText: String?
+    /// mergekit's `slices` (layer stacking, "frankenmerges"): output layer o is layer l of the model named in the plan,
+    /// from `sliceModels`; tensors outside the layers come from the first slice's model. Passthrough only.
+    public var slicePlan: LayerSlicePlan?
+    /// The models a slice plan names, by the names it uses.
+    public var sliceModels: [String: Checkpoint] = [:]
 
     /// A merge job. Defaults: equal weights, normalisation on, λ = 1, Fisher floor 1e-6 on the first model only,
     /// RegMean α = 1, no AIM (ω = 0.4 when given), input dtypes kept, one file. Nothing is read until `run`.
@@ -193,6 +198,26 @@ public struct MergeJob {
     /// Checks counts, parameters and that every model (and the base, Fisher
     /// and Gram files) matches the first model's tensors.
     public func validate() throws {
+        if let plan = slicePlan {
+            guard method == .passthrough else {
+                throw ModelSurgeryError.invalidParameter(parameter: "slices", value: method.rawValue, expected: "passthrough (merging inside slices is not supported yet)")
+            }
+            for layer in plan.layers {
+                guard layer.sources.count == 1 else {
+                    throw ModelSurgeryError.invalidParameter(parameter: "slices", value: "\(layer.sources.count) sources in slice \(layer.slice + 1)",
+                                                             expected: "one source per slice for passthrough")
+                }
+                guard let model = sliceModels[layer.sources[0].model] else {
+                    throw ModelSurgeryError.invalidParameter(parameter: "slices", value: layer.sources[0].model, expected: "a model the plan can read")
+                }
+                let present = model.tensorNames.contains { LayerSlicePlan.layerIndex(of: $0) == layer.sources[0].layer }
+                guard present else {
+                    throw ModelSurgeryError.invalidParameter(parameter: "layer_range", value: "layer \(layer.sources[0].layer) of \(model.url.path)",
+                                                             expected: "a layer the model has (tensors \(LayerSlicePlan.defaultLayerPrefix)N.…)")
+                }
+            }
+            return
+        }
         guard modelCountRange.contains(models.count) else {
             if models.count < modelCountRange.lowerBound { throw MergingError.tooFewModels(models.count) }
             throw ModelSurgeryError.invalidParameter(parameter: "models", value: "\(models.count)",
@@ -263,6 +288,7 @@ public struct MergeJob {
     ///   overflows; `SafetensorsError` or `FileAccessError` from reading and writing.
     public func run(observer: JobObserver = { _ in }) throws -> MergeReport {
         try validate()
+        if slicePlan != nil { return try runSlices(observer: observer) }
         let start = ContinuousClock.now
         let reference = models[0]
         var norms: [Double]?
@@ -470,5 +496,61 @@ public struct MergeJob {
         }
         if let configText { lines += ["", "Configuration:", "", "```yaml", configText.trimmingCharacters(in: .newlines), "```"] }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Passthrough over a slice plan: each output tensor copied (or converted to `dtype`) from its one source, layer
+    /// tensors renumbered to their output layer; config.json's `num_hidden_layers` becomes the plan's layer count.
+    func runSlices(observer: JobObserver) throws -> MergeReport {
+        let start = ContinuousClock.now
+        let plan = slicePlan!
+        let first = sliceModels[plan.layers[0].sources[0].model]!
+        var sources: [(name: String, model: Checkpoint, tensor: String)] = first.tensorNames
+            .filter { LayerSlicePlan.layerIndex(of: $0) == nil }.map { ($0, first, $0) }
+        for layer in plan.layers {
+            let source = layer.sources[0], model = sliceModels[source.model]!
+            for name in model.tensorNames where LayerSlicePlan.layerIndex(of: name) == source.layer {
+                sources.append((LayerSlicePlan.renaming(name, toLayer: layer.index)!, model, name))
+            }
+        }
+        sources.sort { naturalOrder($0.name, $1.name) }
+        let layout = sources.map { s in
+            let info = s.model[s.tensor]!
+            return TensorLayout(name: s.name, dtype: info.dtype.isFloatingPoint ? dtype ?? info.dtype : info.dtype, shape: info.shape)
+        }
+        let inputs = extraInputs + sliceModels.values.flatMap(\.inputURLs)
+        let isFolder = output.pathExtension != "safetensors"
+        if isFolder { try OutputPath.check(output, as: .folder) }
+        let writer = try SafetensorsWriter(url: isFolder ? output.appendingPathComponent("model.safetensors") : output, protecting: inputs,
+                                           layout: layout, metadata: ["rankwise.command": "merge --method passthrough (slices)"],
+                                           maxShardSize: maxShardSize)
+        let companions = ModelFolderCompanions(directory: output, protecting: inputs)
+        if isFolder {
+            try companions.stageCompanions(from: ModelFolderCompanions.sourceFolder(of: first)) { config in
+                config["num_hidden_layers"] = plan.layerCount
+            }
+            if let configText { try companions.stage(Array(configText.utf8), as: "mergekit_config.yml") }
+            try companions.stage(Array(modelCard().utf8), as: "README.md")
+        }
+        for (index, s) in sources.enumerated() {
+            let tensorStart = ContinuousClock.now
+            let info = s.model[s.tensor]!
+            if let dtype, info.dtype.isFloatingPoint, info.dtype != dtype {
+                try writer.add(name: s.name, shape: info.shape, dtype: dtype, converting: try s.model.rawBytes(s.tensor), from: info.dtype)
+                s.model.evict(s.tensor)
+            } else if let file = s.model.file(holding: s.tensor) {
+                try writer.add(name: s.name, copying: s.tensor, from: file)
+            } else {
+                try writer.add(name: s.name, shape: info.shape, dtype: info.dtype, rawBytes: try s.model.rawBytes(s.tensor))
+                s.model.evict(s.tensor)
+            }
+            observer(.layer(index: index, count: sources.count, LayerReport(layer: s.name, shape: info.shape, seconds: secondsSince(tensorStart))))
+        }
+        try writer.finish()
+        try companions.commit()
+        var written = finishReport(writer, output: output, tensors: sources.count, layers: [], start: start, observer: observer)
+        if isFolder { written.files += companions.committedNames.map { output.appendingPathComponent($0).path } }
+        return MergeReport(output: output.path, files: written.files, method: method.rawValue, models: sliceModels.count, tensors: sources.count,
+                           bytes: written.bytes, regmeanLeastSquares: [], aimLayers: 0, fisherNorms: nil, overflows: written.overflows,
+                           seconds: secondsSince(start))
     }
 }

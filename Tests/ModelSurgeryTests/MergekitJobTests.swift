@@ -119,4 +119,28 @@ struct MergekitJobTests {
             }
         }
     }
+
+    @Test("passthrough slices stack layers (a frankenmerge): renumbered tensors from their source layer, num_hidden_layers updated")
+    func slices() throws {
+        let dir = temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (base, _, b) = try makeModels(dir)
+        let yaml = """
+            merge_method: passthrough
+            slices:
+              - sources: [{model: base, layer_range: [0, 2]}]
+              - sources: [{model: b.safetensors, layer_range: [1, 2]}]
+            """
+        try yaml.write(to: dir.appendingPathComponent("stack.yml"), atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("stacked")
+        let report = try MergeConfig.job(fromYAML: dir.appendingPathComponent("stack.yml").path, output: out).run()
+        let stacked = try Checkpoint(path: out)
+        #expect(stacked.tensorNames.contains("model.layers.2.mlp.up_proj.weight") && !stacked.tensorNames.contains("model.layers.3.mlp.up_proj.weight"))
+        #expect(report.tensors == stacked.tensorNames.count)
+        #expect(try stacked.array("model.layers.2.self_attn.q_proj.weight", as: Float.self) == (try b.array("model.layers.1.self_attn.q_proj.weight", as: Float.self)))
+        #expect(try stacked.array("model.layers.1.self_attn.q_proj.weight", as: Float.self) == (try base.array("model.layers.1.self_attn.q_proj.weight", as: Float.self)))
+        #expect(try stacked.array("model.norm.weight", as: Float.self) == (try base.array("model.norm.weight", as: Float.self)))
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("config.json"))) as! [String: Any]
+        #expect(config["num_hidden_layers"] as? Int == 3 && config["model_type"] as? String == "llama")
+    }
 }
