@@ -86,8 +86,60 @@ def numpy_fisher_merge(models, fishers, out, floor=1e-6):
     write_safetensors(out, [(name, t.shape, lambda name=name: merged(name)) for name, t in ms[0].items()])
 
 
+def numpy_ties(base, models, out, density=0.5):
+    """mergekit's ties (research note 4.2/4.3): per tensor, each delta keeps its int(density·n) largest |δ|,
+    weights 1, majority sign of Σδ, the disjoint mean of the agreeing deltas (normalize), added to the base."""
+    b = read_safetensors(base)
+    ms = [read_safetensors(p) for p in models]
+
+    def merged(name):
+        base_t = b[name].astype(np.float64).ravel()
+        deltas = []
+        for m in ms:
+            d = m[name].astype(np.float64).ravel() - base_t
+            k = int(density * d.size)
+            keep = np.argpartition(-np.abs(d), k - 1)[:k]
+            sparse = np.zeros_like(d)
+            sparse[keep] = d[keep]
+            deltas.append(sparse)
+        D = np.stack(deltas)
+        sign = np.where(D.sum(0) >= 0, 1.0, -1.0)
+        mask = np.sign(D) == sign
+        total = (D * mask).sum(0)
+        div = mask.sum(0).astype(np.float64)
+        div[div == 0] = 1
+        return (base_t + total / div).reshape(b[name].shape).astype(np.float32)
+
+    write_safetensors(out, [(name, t.shape, lambda name=name: merged(name)) for name, t in b.items()])
+
+
+def numpy_slerp(base, model, out, t=0.5):
+    """mergekit's slerp (research note 4.4) of each flattened tensor, in float64 here."""
+    a_all, b_all = read_safetensors(base), read_safetensors(model)
+
+    def merged(name):
+        a = a_all[name].astype(np.float64).ravel()
+        b = b_all[name].astype(np.float64).ravel()
+        na, nb = np.linalg.norm(a), np.linalg.norm(b)
+        dot = float(np.dot(a / na if na > 1e-8 else a, b / nb if nb > 1e-8 else b))
+        if abs(dot) > 0.9995:
+            r = (1 - t) * a + t * b
+        else:
+            omega = np.arccos(dot)
+            r = np.sin((1 - t) * omega) / np.sin(omega) * a + np.sin(t * omega) / np.sin(omega) * b
+        return r.reshape(a_all[name].shape).astype(np.float32)
+
+    write_safetensors(out, [(name, t.shape, lambda name=name: merged(name)) for name, t in a_all.items()])
+
+
 if len(sys.argv) > 1 and sys.argv[1] == "--numpy-worker":
     numpy_fisher_merge(sys.argv[2:6], sys.argv[6:10], sys.argv[10])
+    sys.exit(0)
+if len(sys.argv) > 1 and sys.argv[1] == "--numpy-ties":
+    numpy_ties(sys.argv[2], sys.argv[3:6], sys.argv[6])
+    sys.exit(0)
+if len(sys.argv) > 1 and sys.argv[1] == "--numpy-slerp":
+    numpy_slerp(sys.argv[2], sys.argv[3], sys.argv[4])
     sys.exit(0)
 
 quick = args["quick"]
@@ -138,6 +190,38 @@ worst = max(float(np.max(np.abs(a[n] - b[n]))) for n in names)
 print(f"  max |rankwise - numpy| = {worst:.3g}", file=sys.stderr)
 if worst > 1e-6:
     sys.exit("merge.py: the two merges differ")
-h.write(args["output"], "reference-merge.json", {"numpy": np.__version__, "merge_max_abs_difference": worst})
+
+# mergekit's ties (3 models on model 0 as the base, density 0.5) and slerp (t = 0.5), from YAML configs.
+differences = {"fisher": worst}
+for method, config, numpy_command, inputs in [
+    ("ties", f"merge_method: ties\nbase_model: {models[0]}\nmodels:\n" + "".join(f"  - model: {m}\n    parameters: {{weight: 1.0, density: 0.5}}\n" for m in models[1:]),
+     [sys.executable, __file__, "--numpy-ties", models[0], *models[1:], os.path.join(folder, "ties-numpy.safetensors")], models),
+    ("slerp", f"merge_method: slerp\nbase_model: {models[0]}\nmodels:\n  - model: {models[1]}\nparameters: {{t: 0.5}}\n",
+     [sys.executable, __file__, "--numpy-slerp", models[0], models[1], os.path.join(folder, "slerp-numpy.safetensors")], models[:2]),
+]:
+    with open(os.path.join(folder, f"{method}.yml"), "w") as f:
+        f.write(config)
+    method_commands = {
+        "openblas": [rankwise, "merge", "--config", os.path.join(folder, f"{method}.yml"), "-q", *threads,
+                     "-o", os.path.join(folder, f"{method}-rankwise.safetensors")],
+        "numpy": numpy_command,
+    }
+    method_bytes = sum(os.path.getsize(p) for p in inputs)
+    for implementation, command in method_commands.items():
+        peak = []
+        h.measure("merge", f"{method} merge, {len(inputs)} models", "float32", f"{len(inputs)} models x {rows * columns * count * 4 / 2**20:.0f} MiB",
+                  implementation, lambda: peak.append(child(command)))
+        record = h.records[-1]
+        record["bytes"] = method_bytes
+        record["metric"], record["metricName"] = max(peak), "peak RSS MB"
+        print(f"  {method_bytes / record['median'] / 1e9:.2f} GB/s of input, peak RSS {max(peak):.0f} MB", file=sys.stderr)
+    a = read_safetensors(os.path.join(folder, f"{method}-rankwise.safetensors"))
+    b = read_safetensors(os.path.join(folder, f"{method}-numpy.safetensors"))
+    differences[method] = max(float(np.max(np.abs(a[n] - b[n]))) for n in names)
+    print(f"  {method}: max |rankwise - numpy| = {differences[method]:.3g}", file=sys.stderr)
+    if differences[method] > 1e-6:
+        sys.exit(f"merge.py: the two {method} merges differ")
+h.write(args["output"], "reference-merge.json", {"numpy": np.__version__, "merge_max_abs_difference": worst,
+                                                  "max_abs_differences": differences})
 if "--keep-data" not in sys.argv:
     shutil.rmtree(folder)

@@ -144,6 +144,8 @@ public struct GeneralizedTaskArithmetic: Sendable, Equatable {
     ///   `.weightCount` for a per-model list of the wrong length, `.invalidParameter`
     ///   naming `weights`, `density`, `gamma`, `epsilon`, `lambda` or `shape`.
     /// - Complexity: O(N n) plus the sparsifier's (see `Sparsification`).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func merge<T: Scalar>(_ tensors: [[T]], base: [T], shape: [Int]? = nil, name: String = "tensor") throws -> [T] {
         let models = tensors.count
         try checkModels(tensors, base: base, name: name)
@@ -197,6 +199,8 @@ public struct GeneralizedTaskArithmetic: Sendable, Equatable {
 
     /// The sparsified, rescaled deltas δ_m (before weighting) and their keep masks
     /// (nil where nothing was dropped), for `merge` and the tests.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     func sparsifiedDeltas<T: Scalar>(_ tensors: [[T]], base: [T], shape: [Int], name: String) throws -> (deltas: [[Double]], masks: [KeepMask?]) {
         let models = tensors.count
         let densities = try density.values(models: models)

@@ -34,6 +34,8 @@ public struct Karcher: Sendable, Equatable {
     /// - Throws: `.tooFewModels(0)`; `.invalidParameter` naming `max_iter` (< 0) or
     ///   `tol` (negative or not finite); `.sizeMismatch`, `.nonFinite`.
     /// - Complexity: O(maxIter · N · n).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func merge<T: Scalar>(_ tensors: [[T]], name: String = "tensor") throws -> [T] {
         guard maxIter >= 0 else { throw MergingError.invalidParameter(parameter: .maxIter, value: "\(maxIter)", expected: "≥ 0") }
         guard tol.isFinite && tol >= 0 else { throw MergingError.invalidParameter(parameter: .tol, value: "\(tol)", expected: "finite and ≥ 0") }

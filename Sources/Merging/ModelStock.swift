@@ -33,6 +33,8 @@ public struct ModelStock: Sendable, Equatable {
     /// - Throws: `.tooFewModels(1)`; `.nonFinite` where t is undefined; `.sizeMismatch`,
     ///   `.invalidParameter(.shape)`.
     /// - Complexity: O(N² n).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func merge<T: Scalar>(_ tensors: [[T]], base: [T], shape: [Int]? = nil, name: String = "tensor") throws -> [T] {
         guard !tensors.isEmpty else { return base }
         guard tensors.count >= 2 else { throw MergingError.tooFewModels(tensors.count) }

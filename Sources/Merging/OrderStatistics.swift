@@ -40,9 +40,10 @@ enum OrderStatistics {
         let ranks = ranks.clamped(to: 0..<n)
         guard !ranks.isEmpty else { return [Bool](repeating: false, count: n) }
         if ranks == 0..<n { return [Bool](repeating: true, count: n) }
+        // A range that reaches an end needs one selection: the other bound is the minimum or the maximum.
         var scratch = values
-        let low = select(&scratch, ranks.lowerBound)
-        let high = select(&scratch, ranks.upperBound - 1)
+        let low = ranks.lowerBound == 0 ? values.min()! : select(&scratch, ranks.lowerBound)
+        let high = ranks.upperBound == n ? values.max()! : select(&scratch, ranks.upperBound - 1)
         var belowLow = 0, belowHigh = 0
         for x in values {
             if x < low { belowLow += 1 }

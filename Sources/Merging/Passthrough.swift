@@ -17,6 +17,8 @@ public struct Passthrough: Sendable, Equatable {
     /// - Throws: `.modelCount` unless exactly one tensor; `.invalidParameter(.scale)`
     ///   if the scale is not finite; `.nonFinite`.
     /// - Complexity: O(n).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func merge<T: Scalar>(_ tensors: [[T]], name: String = "tensor") throws -> [T] {
         guard tensors.count == 1 else { throw MergingError.modelCount(method: "passthrough", expected: "exactly one model", got: tensors.count) }
         guard let scale else { return tensors[0] }

@@ -32,6 +32,8 @@ public struct SCE: Sendable, Equatable {
     /// - Throws: `.invalidParameter(.selectTopK)` if negative or not finite;
     ///   `.sizeMismatch`, `.nonFinite`.
     /// - Complexity: O(N n) on average.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func merge<T: Scalar>(_ tensors: [[T]], base: [T], name: String = "tensor") throws -> [T] {
         guard selectTopK.isFinite && selectTopK >= 0 else {
             throw MergingError.invalidParameter(parameter: .selectTopK, value: "\(selectTopK)", expected: "finite and ≥ 0")

@@ -33,6 +33,8 @@ public struct Slerp: Sendable, Equatable {
     /// - Complexity: O(n), two passes.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func merge<T: Scalar>(_ model: [T], base: [T], name: String = "tensor") throws -> [T] {
         guard t.isFinite else { throw MergingError.invalidParameter(parameter: .t, value: "\(t)", expected: "finite") }
         try checkModels([model], base: base, name: name)
@@ -113,6 +115,8 @@ public struct NuSlerp: Sendable, Equatable {
     /// - Throws: `.modelCount` unless two models; `.weightCount`, `.invalidParameter`
     ///   (weights, shape), `.sizeMismatch`, `.nonFinite`.
     /// - Complexity: O(n).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func merge<T: Scalar>(_ tensors: [[T]], base: [T]? = nil, shape: [Int]? = nil, name: String = "tensor") throws -> [T] {
         guard tensors.count == 2 else { throw MergingError.modelCount(method: "nuslerp", expected: "exactly two models (and an optional base)", got: tensors.count) }
         let t = try interpolationFactor()
