@@ -188,10 +188,9 @@ public struct MergeJob {
     var modelCountRange: ClosedRange<Int> {
         switch method {
         case .slerp, .nearswap, .passthrough: return 1...1
-        case .nuslerp: return base == nil ? 2...2 : 2...2
+        case .nuslerp: return 2...2
         case .taskArithmetic, .ties, .dareTies, .dareLinear, .breadcrumbs, .breadcrumbsTies, .della, .dellaLinear, .sce: return 1...Int.max
-        case .modelStock: return 2...Int.max
-        default: return 2...Int.max
+        case .linear, .fisher, .regmean, .modelStock, .karcher: return 2...Int.max
         }
     }
 
