@@ -206,9 +206,8 @@ public struct GeneralizedTaskArithmetic: Sendable, Equatable {
         let densities = try density.values(models: models)
         let gammas = try gamma.values(models: models)
         let epsilons = try epsilon.values(models: models)
-        var deltas: [[Double]] = []
-        var masks: [KeepMask?] = []
-        for m in 0..<models {
+        // Each model's delta is sparsified on its own: in parallel over the models.
+        func sparsified(_ m: Int) throws -> (delta: [Double], mask: KeepMask?) {
             var delta = zip(tensors[m], base).map { $0.doubleValue - $1.doubleValue }
             var mask: KeepMask?
             if let sparsification {
@@ -246,6 +245,16 @@ public struct GeneralizedTaskArithmetic: Sendable, Equatable {
                     delta = Sparsifier.apply(delta, mask!, rescale: sparsification == .dellaMagprune && d <= 0 ? .none : rescale)
                 }
             }
+            return (delta, mask)
+        }
+        var results = [Result<(delta: [Double], mask: KeepMask?), Error>?](repeating: nil, count: models)
+        results.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let slots = buffer
+            Backend.forEachChunk(models) { m in slots[m] = Result { try sparsified(m) } }
+        }
+        var deltas: [[Double]] = [], masks: [KeepMask?] = []
+        for result in results {
+            let (delta, mask) = try result!.get()
             deltas.append(delta)
             masks.append(mask)
         }
