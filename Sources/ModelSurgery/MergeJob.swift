@@ -317,19 +317,8 @@ public struct MergeJob {
             return TensorLayout(name: name, dtype: info.dtype.isFloatingPoint ? dtype ?? info.dtype : info.dtype, shape: info.shape)
         }
         let metadata = ["rankwise.command": "merge --method \(method.rawValue)", "rankwise.models": models.map(\.url.path).joined(separator: ",")]
-        // A folder output (no .safetensors name) is a model: the weights, the base's (else the first model's) config and
-        // tokenizer files, mergekit_config.yml and a model card, staged and renamed right after the weights.
-        let isFolder = output.pathExtension != "safetensors"
-        if isFolder { try OutputPath.check(output, as: .folder) }
-        let weightsURL = isFolder ? output.appendingPathComponent("model.safetensors") : output
-        let writer = try SafetensorsWriter(url: weightsURL, protecting: inputs, layout: layout, metadata: metadata, maxShardSize: maxShardSize)
-        let companions = ModelFolderCompanions(directory: output, protecting: inputs)
-        if isFolder {
-            let source = ModelFolderCompanions.sourceFolder(of: base ?? reference)
-            try companions.stageCompanions(from: source)
-            if let configText { try companions.stage(Array(configText.utf8), as: "mergekit_config.yml") }
-            try companions.stage(Array(modelCard().utf8), as: "README.md")
-        }
+        let destination = try MergeDestination(job: self, layout: layout, inputs: inputs, metadata: metadata, companionSource: base ?? reference)
+        let writer = destination.writer
         var regmeanFallbacks: [String] = [], relaxed = 0
         for (index, name) in names.enumerated() {
             let info = reference[name]!
@@ -386,10 +375,7 @@ public struct MergeJob {
             try writer.add(name: name, shape: info.shape, array: merged, dtype: dtype ?? info.dtype)
             progress()
         }
-        try writer.finish()
-        try companions.commit()
-        var written = finishReport(writer, output: output, tensors: names.count, layers: [], start: start, observer: observer)
-        if isFolder { written.files += companions.committedNames.map { output.appendingPathComponent($0).path } }
+        let written = try destination.finish(tensors: names.count, start: start, observer: observer)
         return MergeReport(output: output.path, files: written.files, method: method.rawValue, models: models.count, tensors: names.count,
                            bytes: written.bytes, regmeanLeastSquares: regmeanFallbacks, aimLayers: relaxed, fisherNorms: norms,
                            overflows: written.overflows, seconds: secondsSince(start))
@@ -517,39 +503,55 @@ public struct MergeJob {
             return TensorLayout(name: s.name, dtype: info.dtype.isFloatingPoint ? dtype ?? info.dtype : info.dtype, shape: info.shape)
         }
         let inputs = extraInputs + sliceModels.values.flatMap(\.inputURLs)
-        let isFolder = output.pathExtension != "safetensors"
-        if isFolder { try OutputPath.check(output, as: .folder) }
-        let writer = try SafetensorsWriter(url: isFolder ? output.appendingPathComponent("model.safetensors") : output, protecting: inputs,
-                                           layout: layout, metadata: ["rankwise.command": "merge --method passthrough (slices)"],
-                                           maxShardSize: maxShardSize)
-        let companions = ModelFolderCompanions(directory: output, protecting: inputs)
-        if isFolder {
-            try companions.stageCompanions(from: ModelFolderCompanions.sourceFolder(of: first)) { config in
-                config["num_hidden_layers"] = plan.layerCount
-            }
-            if let configText { try companions.stage(Array(configText.utf8), as: "mergekit_config.yml") }
-            try companions.stage(Array(modelCard().utf8), as: "README.md")
+        let destination = try MergeDestination(job: self, layout: layout, inputs: inputs,
+                                               metadata: ["rankwise.command": "merge --method passthrough (slices)"], companionSource: first) { config in
+            config["num_hidden_layers"] = plan.layerCount
         }
+        let writer = destination.writer
         for (index, s) in sources.enumerated() {
             let tensorStart = ContinuousClock.now
             let info = s.model[s.tensor]!
-            if let dtype, info.dtype.isFloatingPoint, info.dtype != dtype {
-                try writer.add(name: s.name, shape: info.shape, dtype: dtype, converting: try s.model.rawBytes(s.tensor), from: info.dtype)
-                s.model.evict(s.tensor)
-            } else if let file = s.model.file(holding: s.tensor) {
-                try writer.add(name: s.name, copying: s.tensor, from: file)
-            } else {
-                try writer.add(name: s.name, shape: info.shape, dtype: info.dtype, rawBytes: try s.model.rawBytes(s.tensor))
-                s.model.evict(s.tensor)
-            }
+            try writer.add(copying: s.tensor, from: s.model, as: s.name, dtype: dtype)
             observer(.layer(index: index, count: sources.count, LayerReport(layer: s.name, shape: info.shape, seconds: secondsSince(tensorStart))))
         }
-        try writer.finish()
-        try companions.commit()
-        var written = finishReport(writer, output: output, tensors: sources.count, layers: [], start: start, observer: observer)
-        if isFolder { written.files += companions.committedNames.map { output.appendingPathComponent($0).path } }
+        let written = try destination.finish(tensors: sources.count, start: start, observer: observer)
         return MergeReport(output: output.path, files: written.files, method: method.rawValue, models: sliceModels.count, tensors: sources.count,
                            bytes: written.bytes, regmeanLeastSquares: [], aimLayers: 0, fisherNorms: nil, overflows: written.overflows,
                            seconds: secondsSince(start))
+    }
+}
+
+/// Where a merge writes: one safetensors file (an output named `….safetensors`), or a model folder — the weights
+/// (`model.safetensors` or shards), the companion files of `companionSource`'s folder (config.json passed through
+/// `editConfig`), `mergekit_config.yml` with the config text and a README model card, staged at the start and
+/// renamed into place right after the weights.
+private struct MergeDestination {
+    let output: URL
+    let isFolder: Bool
+    let writer: SafetensorsWriter
+    let companions: ModelFolderCompanions
+
+    init(job: MergeJob, layout: [TensorLayout], inputs: [URL], metadata: [String: String], companionSource: Checkpoint,
+         editConfig: ((inout [String: Any]) -> Void)? = nil) throws {
+        output = job.output
+        isFolder = output.pathExtension != "safetensors"
+        if isFolder { try OutputPath.check(output, as: .folder) }
+        writer = try SafetensorsWriter(url: isFolder ? output.appendingPathComponent("model.safetensors") : output, protecting: inputs,
+                                       layout: layout, metadata: metadata, maxShardSize: job.maxShardSize)
+        companions = ModelFolderCompanions(directory: output, protecting: inputs)
+        if isFolder {
+            try companions.stageCompanions(from: ModelFolderCompanions.sourceFolder(of: companionSource), editConfig: editConfig)
+            if let text = job.configText { try companions.stage(Array(text.utf8), as: "mergekit_config.yml") }
+            try companions.stage(Array(job.modelCard().utf8), as: "README.md")
+        }
+    }
+
+    /// Finishes the weights, then the folder's other files; the report lists them all.
+    func finish(tensors: Int, start: ContinuousClock.Instant, observer: JobObserver) throws -> ModelReport {
+        try writer.finish()
+        try companions.commit()
+        var written = finishReport(writer, output: output, tensors: tensors, layers: [], start: start, observer: observer)
+        if isFolder { written.files += companions.committedNames.map { output.appendingPathComponent($0).path } }
+        return written
     }
 }

@@ -98,11 +98,8 @@ public struct ModelRewrite {
                 report.seconds = secondsSince(layerStart)
                 reports.append(report)
                 observer(.layer(index: reports.count - 1, count: selected.count, report))
-            } else if let dtype, info.dtype.isFloatingPoint, info.dtype != dtype {
-                try writer.add(name: name, shape: info.shape, dtype: dtype, converting: try model.rawBytes(name), from: info.dtype)
-                model.evict(name)
             } else {
-                try writer.add(copying: name, from: model)
+                try writer.add(copying: name, from: model, dtype: dtype)
             }
         }
         try writer.finish()
@@ -238,12 +235,7 @@ public struct ConvertJob {
         let writer = try SafetensorsWriter(url: output, protecting: model.inputURLs, layout: layout, metadata: metadata, maxShardSize: maxShardSize)
         for (i, name) in names.enumerated() {
             let info = model[name]!
-            if info.dtype.isFloatingPoint && info.dtype != dtype {
-                try writer.add(name: name, shape: info.shape, dtype: dtype, converting: try model.rawBytes(name), from: info.dtype)
-                model.evict(name)
-            } else {
-                try writer.add(copying: name, from: model)
-            }
+            try writer.add(copying: name, from: model, dtype: dtype)
             var report = LayerReport(layer: name, shape: info.shape)
             report.fromDType = info.dtype.rawValue
             report.toDType = layout[i].dtype.rawValue

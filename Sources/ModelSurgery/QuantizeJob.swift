@@ -231,11 +231,8 @@ public struct QuantizeJob {
                 report.seconds = secondsSince(layerStart)
                 reports.append(report)
                 observer(.layer(index: reports.count - 1, count: selected.count, report))
-            } else if let dtype = rewrite.dtype, info.dtype.isFloatingPoint, info.dtype != dtype {
-                try writer.add(name: name, shape: info.shape, dtype: dtype, converting: try model.rawBytes(name), from: info.dtype)
-                model.evict(name)
             } else {
-                try writer.add(copying: name, from: model)
+                try writer.add(copying: name, from: model, dtype: rewrite.dtype)
             }
         }
         // The folder's other files, staged now and renamed into place right after the tensors.

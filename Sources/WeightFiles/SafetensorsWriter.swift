@@ -219,17 +219,22 @@ public final class SafetensorsWriter {
         }
     }
 
-    /// Adds tensor `tensor` of `model` (whichever shard holds it) under the same name, copied as stored. A packed
-    /// layer's virtual `P.weight` is written as its dequantized bytes in its dtype (`Checkpoint.rawBytes`), and then
-    /// evicted so that its buffer does not outlive the copy.
-    public func add(copying tensor: String, from model: Checkpoint) throws {
-        if let file = model.file(holding: tensor) {
-            try add(name: tensor, copying: tensor, from: file)
-            return
-        }
+    /// Adds tensor `tensor` of `model` (whichever shard holds it) under `name` (default: the same), copied as stored,
+    /// or — for a floating tensor whose dtype differs from `dtype` — converted to `dtype` (round to nearest even when
+    /// narrowing). Stored tensors are copied file to file; dequantized ones (packed GPTQ/AWQ layers, GGUF tensors)
+    /// are written from their decoded bytes, whose pages are then let go.
+    public func add(copying tensor: String, from model: Checkpoint, as name: String? = nil, dtype: DType? = nil) throws {
         guard let info = model[tensor] else { throw SafetensorsError(file: model.url.path, tensor: tensor, rule: .noSuchTensor) }
-        defer { model.evict(tensor) }
-        try add(name: tensor, shape: info.shape, dtype: info.dtype, rawBytes: try model.rawBytes(tensor))
+        let name = name ?? tensor
+        if let dtype, info.dtype.isFloatingPoint, info.dtype != dtype {
+            defer { model.evict(tensor) }
+            try add(name: name, shape: info.shape, dtype: dtype, converting: try model.rawBytes(tensor), from: info.dtype)
+        } else if let file = model.file(holding: tensor) {
+            try add(name: name, copying: tensor, from: file)
+        } else {
+            defer { model.evict(tensor) }
+            try add(name: name, shape: info.shape, dtype: info.dtype, rawBytes: try model.rawBytes(tensor))
+        }
     }
 
     /// Registers a tensor of `byteCount` bytes and lets `produce` hand its
