@@ -121,16 +121,15 @@ public final class BertEncoder: @unchecked Sendable {
         let context = Layers.attention(q: q, k: k, v: v, batch: batch, heads: c.heads, keyValueHeads: c.heads,
                                        headDimension: h / c.heads, causal: false)
         observer?(inputs[1], context)
-        var y = Layers.linear(context, try matrix(p + "attention.output.dense.weight", [h, h]), bias: try vector(p + "attention.output.dense.bias", h))
-        y += x
+        var y = Layers.linear(context, try matrix(p + "attention.output.dense.weight", [h, h]), bias: try vector(p + "attention.output.dense.bias", h),
+                              adding: x)
         Layers.layerNorm(&y, weight: try vector(p + "attention.output.LayerNorm.weight", h), bias: try vector(p + "attention.output.LayerNorm.bias", h),
                          epsilon: c.layerNormEpsilon)
         observer?(inputs[2], y)
         var m = Layers.linear(y, try matrix(p + "intermediate.dense.weight", [inner, h]), bias: try vector(p + "intermediate.dense.bias", inner))
         Layers.activate(&m, c.activation)
         observer?(inputs[3], m)
-        var out = Layers.linear(m, try matrix(p + "output.dense.weight", [h, inner]), bias: try vector(p + "output.dense.bias", h))
-        out += y
+        var out = Layers.linear(m, try matrix(p + "output.dense.weight", [h, inner]), bias: try vector(p + "output.dense.bias", h), adding: y)
         Layers.layerNorm(&out, weight: try vector(p + "output.LayerNorm.weight", h), bias: try vector(p + "output.LayerNorm.bias", h),
                          epsilon: c.layerNormEpsilon)
         return out

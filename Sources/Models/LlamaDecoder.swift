@@ -135,8 +135,7 @@ public final class LlamaDecoder: @unchecked Sendable {
         rotate(&k, heads: c.keyValueHeads, batch: batch)
         let context = Layers.attention(q: q, k: k, v: v, batch: batch, heads: c.heads, keyValueHeads: c.keyValueHeads, headDimension: d, causal: true)
         observer?(inputs[1], context)
-        var y = Layers.linear(context, try matrix(p + "self_attn.o_proj.weight", [h, qWidth]))
-        y += x
+        let y = Layers.linear(context, try matrix(p + "self_attn.o_proj.weight", [h, qWidth]), adding: x)
         let m = Layers.rmsNorm(y, weight: try vector(p + "post_attention_layernorm.weight", h), epsilon: c.rmsNormEpsilon)
         observer?(inputs[2], m)
         var gate = Layers.linear(m, try matrix(p + "mlp.gate_proj.weight", [c.intermediateSize, h]))
@@ -144,9 +143,7 @@ public final class LlamaDecoder: @unchecked Sendable {
         Layers.activate(&gate, c.activation)
         let inner = gate.hadamard(up)
         observer?(inputs[3], inner)
-        var out = Layers.linear(inner, try matrix(p + "mlp.down_proj.weight", [h, c.intermediateSize]))
-        out += y
-        return out
+        return Layers.linear(inner, try matrix(p + "mlp.down_proj.weight", [h, c.intermediateSize]), adding: y)
     }
 
     /// RMSNorm over each head's `d` features (Qwen3's q/k norm).

@@ -212,32 +212,40 @@ extension Matrix {
         }
     }
 
+    /// The entrywise operations of two same-shaped matrices.
+    private enum Entrywise: String { case add = "+", subtract = "-", multiply = "⊙" }
+
+    /// a ← a ∘ b entrywise, in place; the loop is specialised for Float and
+    /// Double (a generic operator passed as a closure would go through the
+    /// protocol witness per element).
     @_specialize(where Element == Float)
     @_specialize(where Element == Double)
-    private static func elementwise(_ a: Matrix, _ b: Matrix, _ op: String, _ f: (Element, Element) -> Element) -> Matrix {
+    private static func entrywise(_ a: inout Matrix, _ b: Matrix, _ op: Entrywise) {
         precondition(a.rows == b.rows && a.columns == b.columns,
-                     "Matrix \(op): shapes differ (\(a.rows)×\(a.columns) and \(b.rows)×\(b.columns))")
-        var out = a
-        out.elements.withUnsafeMutableBufferPointer { p in
+                     "Matrix \(op.rawValue): shapes differ (\(a.rows)×\(a.columns) and \(b.rows)×\(b.columns))")
+        a.elements.withUnsafeMutableBufferPointer { p in
             b.elements.withUnsafeBufferPointer { q in
-                for i in 0..<p.count { p[i] = f(p[i], q[i]) }
+                switch op {
+                case .add: for i in 0..<p.count { p[i] += q[i] }
+                case .subtract: for i in 0..<p.count { p[i] -= q[i] }
+                case .multiply: for i in 0..<p.count { p[i] *= q[i] }
+                }
             }
         }
-        return out
     }
 
     /// The entrywise sum A + B of two matrices of the same shape (a precondition: different shapes trap). O(m·n).
-    public static func + (a: Matrix, b: Matrix) -> Matrix { elementwise(a, b, "+", +) }
+    public static func + (a: Matrix, b: Matrix) -> Matrix { var out = a; entrywise(&out, b, .add); return out }
     /// The entrywise difference A − B of two matrices of the same shape (a precondition: different shapes trap). O(m·n).
-    public static func - (a: Matrix, b: Matrix) -> Matrix { elementwise(a, b, "-", -) }
+    public static func - (a: Matrix, b: Matrix) -> Matrix { var out = a; entrywise(&out, b, .subtract); return out }
 
     /// The entrywise (Hadamard) product A ⊙ B.
-    public func hadamard(_ other: Matrix) -> Matrix { Matrix.elementwise(self, other, "⊙", *) }
+    public func hadamard(_ other: Matrix) -> Matrix { var out = self; Matrix.entrywise(&out, other, .multiply); return out }
 
-    /// A ← A + B, entrywise; the shapes must match (a precondition).
-    public static func += (a: inout Matrix, b: Matrix) { a = a + b }
-    /// A ← A − B, entrywise; the shapes must match (a precondition).
-    public static func -= (a: inout Matrix, b: Matrix) { a = a - b }
+    /// A ← A + B, entrywise, in place; the shapes must match (a precondition).
+    public static func += (a: inout Matrix, b: Matrix) { entrywise(&a, b, .add) }
+    /// A ← A − B, entrywise, in place; the shapes must match (a precondition).
+    public static func -= (a: inout Matrix, b: Matrix) { entrywise(&a, b, .subtract) }
 
     /// The scalar multiple s·A: every entry multiplied by `s`, same shape. O(m·n).
     @_specialize(where Element == Float)
