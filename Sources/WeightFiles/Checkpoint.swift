@@ -309,8 +309,9 @@ public final class Checkpoint: @unchecked Sendable {
         guard tensor.dtype.isFloatingPoint else { throw SafetensorsError(file: url.path, tensor: tensor.name, rule: .notFloatingPoint(tensor.dtype)) }
         if tensor.source.type.isQuantized {
             let values = try gguf!.floats(tensor)
-            if let same = values as? [T] { return same }
-            return values.map { T(Double($0)) }
+            // A type test, not `as? [T]` (which checks the array element by element).
+            if T.self == Float.self { return unsafeBitCast(values, to: [T].self) }
+            return values.map { T($0.doubleValue) }
         }
         defer { evict(tensor.name) }
         return ElementConversion.decode(try ggufBytes(tensor), dtype: tensor.dtype, count: tensor.source.elementCount)

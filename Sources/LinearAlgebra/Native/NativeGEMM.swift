@@ -89,15 +89,16 @@ enum NativeGEMM {
                            _ alpha: U, _ a: UnsafePointer<U>, _ lda: Int, _ b: UnsafePointer<U>, _ ldb: Int,
                            _ beta: U, _ c: UnsafeMutablePointer<U>, _ ldc: Int, _ threads: Int) -> Void
 
+    /// `threads`: the GEMM's own threads (default `Backend.threadCount`; 1 inside work already spread over the cores).
     static func multiply<T: Scalar>(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: T, a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
-        beta: T, c: UnsafeMutablePointer<T>, ldc: Int
+        beta: T, c: UnsafeMutablePointer<T>, ldc: Int, threads: Int? = nil
     ) {
         func run<U: BinaryFloatingPoint>(_ kernel: Kernel<U>) {
             kernel(transposeA, transposeB, m, n, k, U(alpha.doubleValue), UnsafeRawPointer(a).assumingMemoryBound(to: U.self), lda,
                    UnsafeRawPointer(b).assumingMemoryBound(to: U.self), ldb, U(beta.doubleValue),
-                   UnsafeMutableRawPointer(c).assumingMemoryBound(to: U.self), ldc, Backend.threadCount)
+                   UnsafeMutableRawPointer(c).assumingMemoryBound(to: U.self), ldc, threads ?? Backend.threadCount)
         }
         switch T.precision {
         case .single: run(NativeKernel.current.entries(Float.self).gemm)
