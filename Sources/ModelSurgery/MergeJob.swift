@@ -11,7 +11,8 @@ public struct MergeReport: Codable, Sendable {
     public var files: [String]
     /// The method's name: `linear`, `task-arithmetic`, `fisher` or `regmean`.
     public var method: String
-    /// The number of models merged (the base not counted).
+    /// The number of models merged (the base not counted); with slices, the distinct models the slices name, bases
+    /// included.
     public var models: Int
     /// The number of tensors written: every tensor of the first model.
     public var tensors: Int
