@@ -1,6 +1,9 @@
-"""The merge row of `make bench`: Fisher merging of four float32 models with their
-Fishers (four 1 GB models + four 1 GB Fishers; --quick: 64 MB each), end to end
+"""The merge rows of `make bench`: Fisher merging of four float32 models with their
+Fishers (four 1 GB models + four 1 GB Fishers; --quick: 64 MB each), then mergekit's
+ties, dare_ties (three models on a base) and slerp from YAML configs, end to end
 (read, merge, write), as input throughput in GB/s with each process's peak RSS.
+Results are checked against numpy: equal for Fisher, ties and slerp; for DARE,
+whose drops are random, by their statistics (share of entries dropped, L1 rescale).
 
 Two implementations run in the same invocation on the same files, each in a
 fresh child process so that peak RSS is its own:
@@ -113,6 +116,45 @@ def numpy_ties(base, models, out, density=0.5):
     write_safetensors(out, [(name, t.shape, lambda name=name: merged(name)) for name, t in b.items()])
 
 
+def numpy_dare_ties(base, models, out, density=0.5, seed=0):
+    """mergekit's dare_ties (research note 4.2/4.3) with its defaults but density 0.5: per tensor, each model's delta
+    keeps each entry with probability `density` (numpy's generator here, torch's in mergekit, Rankwise's own seeded
+    stream: the masks differ, only their statistics compare), rescaled by sum|delta| / sum|kept| (current mergekit's
+    L1 rescale, skipped when either sum is below 1e-7), weights 1, the majority sign of the sum, the agreeing deltas
+    summed (normalize off), added to the base."""
+    b = read_safetensors(base)
+    ms = [read_safetensors(p) for p in models]
+    rng = np.random.default_rng(seed)
+
+    def merged(name):
+        base_t = b[name].astype(np.float64).ravel()
+        deltas = []
+        for m in ms:
+            d = m[name].astype(np.float64).ravel() - base_t
+            kept = np.where(rng.random(d.size) < density, d, 0.0)
+            before, after = np.abs(d).sum(), np.abs(kept).sum()
+            if before >= 1e-7 and after >= 1e-7:
+                kept *= before / after
+            deltas.append(kept)
+        D = np.stack(deltas)
+        sign = np.where(D.sum(0) >= 0, 1.0, -1.0)
+        total = (D * (np.sign(D) == sign)).sum(0)
+        return (base_t + total).reshape(b[name].shape).astype(np.float32)
+
+    write_safetensors(out, [(name, t.shape, lambda name=name: merged(name)) for name, t in b.items()])
+
+
+def dare_properties(base, merged):
+    """What two DARE merges of the same inputs share though their random masks differ: the share of entries left at
+    the base (all N models' entries dropped: (1 - density)^N, the elected sign always has a kept delta otherwise),
+    and the mean |merged - base| (the L1 rescale restores each delta's L1 norm; without it, about half)."""
+    b, m = read_safetensors(base), read_safetensors(merged)
+    unchanged = sum(int(np.count_nonzero(m[n] == b[n])) for n in b)
+    total = sum(b[n].size for n in b)
+    mean_abs = sum(float(np.abs(m[n].astype(np.float64) - b[n]).sum()) for n in b) / total
+    return unchanged / total, mean_abs
+
+
 def numpy_slerp(base, model, out, t=0.5):
     """mergekit's slerp (research note 4.4) of each flattened tensor, in float64 here."""
     a_all, b_all = read_safetensors(base), read_safetensors(model)
@@ -137,6 +179,9 @@ if len(sys.argv) > 1 and sys.argv[1] == "--numpy-worker":
     sys.exit(0)
 if len(sys.argv) > 1 and sys.argv[1] == "--numpy-ties":
     numpy_ties(sys.argv[2], sys.argv[3:6], sys.argv[6])
+    sys.exit(0)
+if len(sys.argv) > 1 and sys.argv[1] == "--numpy-dare":
+    numpy_dare_ties(sys.argv[2], sys.argv[3:6], sys.argv[6])
     sys.exit(0)
 if len(sys.argv) > 1 and sys.argv[1] == "--numpy-slerp":
     numpy_slerp(sys.argv[2], sys.argv[3], sys.argv[4])
@@ -191,11 +236,15 @@ print(f"  max |rankwise - numpy| = {worst:.3g}", file=sys.stderr)
 if worst > 1e-6:
     sys.exit("merge.py: the two merges differ")
 
-# mergekit's ties (3 models on model 0 as the base, density 0.5) and slerp (t = 0.5), from YAML configs.
-differences = {"fisher": worst}
+# mergekit's ties and dare_ties (3 models on model 0 as the base, density 0.5; DARE's drops seeded) and slerp (t = 0.5),
+# from YAML configs.
+differences, dare = {"fisher": worst}, {}
 for method, config, numpy_command, inputs in [
     ("ties", f"merge_method: ties\nbase_model: {models[0]}\nmodels:\n" + "".join(f"  - model: {m}\n    parameters: {{weight: 1.0, density: 0.5}}\n" for m in models[1:]),
      [sys.executable, __file__, "--numpy-ties", models[0], *models[1:], os.path.join(folder, "ties-numpy.safetensors")], models),
+    ("dare_ties", f"merge_method: dare_ties\nbase_model: {models[0]}\nparameters: {{seed: 0}}\nmodels:\n"
+     + "".join(f"  - model: {m}\n    parameters: {{weight: 1.0, density: 0.5}}\n" for m in models[1:]),
+     [sys.executable, __file__, "--numpy-dare", models[0], *models[1:], os.path.join(folder, "dare_ties-numpy.safetensors")], models),
     ("slerp", f"merge_method: slerp\nbase_model: {models[0]}\nmodels:\n  - model: {models[1]}\nparameters: {{t: 0.5}}\n",
      [sys.executable, __file__, "--numpy-slerp", models[0], models[1], os.path.join(folder, "slerp-numpy.safetensors")], models[:2]),
 ]:
@@ -215,6 +264,21 @@ for method, config, numpy_command, inputs in [
         record["bytes"] = method_bytes
         record["metric"], record["metricName"] = max(peak), "peak RSS MB"
         print(f"  {method_bytes / record['median'] / 1e9:.2f} GB/s of input, peak RSS {max(peak):.0f} MB", file=sys.stderr)
+    if method == "dare_ties":
+        # Random drops: compare properties, not values (see dare_properties).
+        expected = (1 - 0.5) ** 3
+        for implementation in ("rankwise", "numpy"):
+            dare[implementation] = dare_properties(models[0], os.path.join(folder, f"dare_ties-{implementation}.safetensors"))
+            share, mean_abs = dare[implementation]
+            print(f"  dare_ties {implementation}: {share:.4f} of entries left at the base (expected {expected:.4f}, "
+                  f"so {1 - share ** (1 / 3):.4f} kept per model), mean |merged - base| {mean_abs:.4g}", file=sys.stderr)
+            if abs(share - expected) > 0.002:
+                sys.exit(f"merge.py: {implementation}'s dare_ties does not drop at density 0.5")
+        ratio = dare["rankwise"][1] / dare["numpy"][1]
+        print(f"  dare_ties: mean |merged - base| rankwise / numpy = {ratio:.4f}", file=sys.stderr)
+        if abs(ratio - 1) > 0.01:
+            sys.exit("merge.py: the two dare_ties merges do not rescale alike")
+        continue
     a = read_safetensors(os.path.join(folder, f"{method}-rankwise.safetensors"))
     b = read_safetensors(os.path.join(folder, f"{method}-numpy.safetensors"))
     differences[method] = max(float(np.max(np.abs(a[n] - b[n]))) for n in names)
@@ -222,6 +286,7 @@ for method, config, numpy_command, inputs in [
     if differences[method] > 1e-6:
         sys.exit(f"merge.py: the two {method} merges differ")
 h.write(args["output"], "reference-merge.json", {"numpy": np.__version__, "merge_max_abs_difference": worst,
-                                                  "max_abs_differences": differences})
+                                                  "max_abs_differences": differences,
+                                                  "dare_ties_unchanged_share_and_mean_abs_delta": dare})
 if "--keep-data" not in sys.argv:
     shutil.rmtree(folder)

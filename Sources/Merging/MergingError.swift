@@ -37,6 +37,9 @@ public enum MergingError: Error, Equatable, Sendable, CustomStringConvertible {
         case shape
         /// A `layer_range` of a slice: 0 ≤ start ≤ end, and every source of one slice as long.
         case layerRange = "layer_range"
+        /// The `sources` of an output slice: at least one, each model at most once (mergekit keys a
+        /// slice's inputs and their parameters by model).
+        case sources
     }
 
     /// Merging needs at least two models.

@@ -55,7 +55,7 @@ public enum ParameterValue: Sendable, Equatable, Hashable, CustomStringConvertib
 /// t is clamped to [0, 1]; an empty gradient is "not set". Which name a setting is
 /// matched against is the caller's part: mergekit matches per-model parameters
 /// against the model's input tensor name and the others against the output name.
-public indirect enum ParameterSetting: Sendable, Equatable {
+public indirect enum ParameterSetting: Sendable, Equatable, Hashable {
     /// A plain value.
     case value(ParameterValue)
     /// A list of values over the layers.
@@ -64,7 +64,7 @@ public indirect enum ParameterSetting: Sendable, Equatable {
     case filtered([Filtered])
 
     /// One `{filter: …, value: …}` entry of a filtered list.
-    public struct Filtered: Sendable, Equatable {
+    public struct Filtered: Sendable, Equatable, Hashable {
         /// A substring of the tensor names it applies to; nil or "*" matches all.
         public var filter: String?
         /// Its value (a plain value or a gradient).

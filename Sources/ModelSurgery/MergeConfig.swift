@@ -23,7 +23,9 @@ public enum MergeConfig {
     }()
     static let topKeys: Set<String> = ["merge_method", "models", "slices", "base_model", "parameters", "dtype", "out_dtype", "tokenizer_source"]
     static let entryKeys: Set<String> = ["model", "parameters"]
-    static let modelParameters: Set<String> = ["weight", "density", "gamma", "epsilon", "fisher", "gram"]
+    static let modelParameters: Set<String> = ["weight", "density", "gamma", "epsilon", "scale", "fisher", "gram"]
+    /// The parameters a slice source may set: mergekit's per-model ones.
+    static let sourceParameters: Set<String> = ["weight", "density", "gamma", "epsilon", "scale"]
     static let globalParameters: Set<String> = ["weight", "density", "gamma", "epsilon", "normalize", "lambda", "rescale", "int8_mask", "t",
                                                 "select_topk", "filter_wise", "max_iter", "tol", "nuslerp_flatten", "nuslerp_row_wise", "scale",
                                                 "fisher_floor", "floor_all", "nondiag_alpha", "aim", "omega", "seed"]
@@ -223,6 +225,98 @@ public enum MergeConfig {
             return nil
         }
 
+        /// `parameters.seed`: a whole number in [0, 2⁵³] (exact as a YAML number).
+        func seedValue(_ node: Node) throws -> UInt64 {
+            let value = try number(node, "parameters.seed")
+            guard value == value.rounded(), value >= 0, value <= 0x1p53 else {
+                throw fail("parameters.seed", "must be a whole number from 0 to 2^53, got \(value)")
+            }
+            return UInt64(value)
+        }
+
+        /// A model's key in a slice plan: its path, resolved against the config's folder and standardised, so that
+        /// `base`, `./base` and `base/` name one model.
+        func modelKey(_ name: String) -> String { URL(fileURLWithPath: resolve(name)).standardizedFileURL.path }
+
+        /// The job of a `slices:` config: every slice's sources (model, layer_range, per-model parameters), its
+        /// parameters and base_model read and checked, the models opened, then the whole plan validated (layer ranges
+        /// against the models, tensors, model counts and bases, parameter kinds), errors naming their place.
+        func sliceJob(_ node: Node, method: MergeJob.Method, top: [String: Node], global: [String: Node],
+                      settings: [String: ParameterSetting], dtype: DType?, output: URL) throws -> MergeJob {
+            guard method != .fisher && method != .regmean else {
+                throw fail("slices", "\(method.rawValue) merges whole models with their statistics: use 'models', not 'slices'")
+            }
+            guard global["aim"] == nil else { throw fail("parameters.aim", "AIM relaxes whole models: use 'models', not 'slices'") }
+            guard case .sequence(let slices) = node, !slices.isEmpty else { throw fail("slices", "must be a non-empty list of {sources: […]}") }
+            var checkpoints: [String: Checkpoint] = [:]
+            func open(_ modelNode: Node, _ place: String) throws -> String {
+                let key = modelKey(try string(modelNode, place))
+                if checkpoints[key] == nil {
+                    do { checkpoints[key] = try Checkpoint(path: key) } catch { throw fail(place, "\(error)") }
+                }
+                return key
+            }
+            func parameterSettings(_ node: Node?, _ place: String, allowed: Set<String>, hint: @escaping (String) -> String?) throws -> [String: ParameterSetting] {
+                guard let node else { return [:] }
+                var out: [String: ParameterSetting] = [:]
+                for (key, value) in try mapping(node, place, allowed: allowed, hint: hint) { out[key] = try setting(value, "\(place).\(key)") }
+                return out
+            }
+            let baseKey = try top["base_model"].map { try open($0, "base_model") }
+            var plan: [LayerSlicePlan.Slice] = []
+            for (i, slice) in slices.enumerated() {
+                let fields = try mapping(slice, "slices[\(i)]", allowed: ["sources", "parameters", "base_model"]) { key in
+                    key == "residual_weight" ? "mergekit reads it but never uses it; leave it out" : nil
+                }
+                guard let sourcesNode = fields["sources"], case .sequence(let sources) = sourcesNode, !sources.isEmpty else {
+                    throw fail("slices[\(i)]", "needs 'sources', a non-empty list of {model, layer_range}")
+                }
+                var list: [LayerSlicePlan.Source] = []
+                for (j, source) in sources.enumerated() {
+                    let place = "slices[\(i)].sources[\(j)]"
+                    let entry = try mapping(source, place, allowed: ["model", "layer_range", "parameters"])
+                    guard let modelNode = entry["model"] else { throw fail(place, "has no 'model'") }
+                    let model = try open(modelNode, place + ".model")
+                    guard let rangeNode = entry["layer_range"], case .sequence(let bounds) = rangeNode, bounds.count == 2 else {
+                        throw fail(place + ".layer_range", "must be [start, end]")
+                    }
+                    let start = try number(bounds[0], place + ".layer_range[0]"), end = try number(bounds[1], place + ".layer_range[1]")
+                    guard start == start.rounded(), end == end.rounded(), start >= 0, end >= start, end <= 1_000_000 else {
+                        throw fail(place + ".layer_range", "must be whole numbers with 0 ≤ start ≤ end, got [\(start), \(end)]")
+                    }
+                    if let other = list.firstIndex(where: { $0.model == model }) {
+                        throw fail(place + ".model", "\(model) is already slices[\(i)].sources[\(other)]; a slice lists each model once (mergekit keys a slice's inputs by model)")
+                    }
+                    let layers = Int(start)..<Int(end)
+                    if let firstRange = list.first?.layers, firstRange.count != layers.count {
+                        throw fail(place + ".layer_range", "[\(Int(start)), \(Int(end))] spans \(layers.count) layers, slices[\(i)].sources[0] spans \(firstRange.count); "
+                                   + "every source of a slice must span as many")
+                    }
+                    let parameters = try parameterSettings(entry["parameters"], place + ".parameters", allowed: MergeConfig.sourceParameters) { key in
+                        MergeConfig.tensorParameters.contains(key) ? "'\(key)' is one value per tensor, not per model: put it under slices[\(i)].parameters or the top-level parameters" : nil
+                    }
+                    list.append(LayerSlicePlan.Source(model: model, layers: layers, parameters: parameters))
+                }
+                let parameters = try parameterSettings(fields["parameters"], "slices[\(i)].parameters", allowed: MergeConfig.tensorParameters) { key in
+                    MergeConfig.globalParameters.contains(key) ? "'\(key)' applies to the whole merge: put it under the top-level parameters" : nil
+                }
+                let base = try fields["base_model"].map { try open($0, "slices[\(i)].base_model") }
+                plan.append(LayerSlicePlan.Slice(sources: list, parameters: parameters, baseModel: base))
+            }
+            let layerPlan: LayerSlicePlan
+            do { layerPlan = try LayerSlicePlan(plan, baseModel: baseKey) } catch let error as MergingError { throw fail("slices", error.description) }
+            guard layerPlan.layerCount > 0 else { throw fail("slices", "the slices select no layer") }
+            var job = MergeJob(method: method, models: [], dtype: dtype, output: output)
+            job.slicePlan = layerPlan
+            job.sliceModels = checkpoints
+            job.parameters = settings
+            if let seed = global["seed"] { job.seed = try seedValue(seed) }
+            job.extraInputs = [URL(fileURLWithPath: path)]
+            job.configText = text
+            do { try job.validate() } catch ModelSurgeryError.invalidSlice(let place, let detail) { throw fail(place, detail) }
+            return job
+        }
+
         func job(_ root: Node, output: URL) throws -> MergeJob {
             let top = try mapping(root, "the top level", allowed: MergeConfig.topKeys) { key in
                 switch key {
@@ -260,42 +354,8 @@ public enum MergeConfig {
 
             if let slicesNode = top["slices"] {
                 guard top["models"] == nil else { throw fail("slices", "give either 'slices' or 'models', not both") }
-                guard method == .passthrough else { throw fail("slices", "slices with merge_method \(methodName) are not supported yet (passthrough only)") }
-                guard case .sequence(let slices) = slicesNode, !slices.isEmpty else { throw fail("slices", "must be a non-empty list of {sources: […]}") }
-                var plan: [[LayerSlicePlan.Source]] = []
-                var checkpoints: [String: Checkpoint] = [:]
-                for (i, slice) in slices.enumerated() {
-                    let fields = try mapping(slice, "slices[\(i)]", allowed: ["sources", "parameters"])
-                    guard let sourcesNode = fields["sources"], case .sequence(let sources) = sourcesNode, !sources.isEmpty else {
-                        throw fail("slices[\(i)]", "needs 'sources', a non-empty list of {model, layer_range}")
-                    }
-                    var list: [LayerSlicePlan.Source] = []
-                    for (j, source) in sources.enumerated() {
-                        let place = "slices[\(i)].sources[\(j)]"
-                        let entry = try mapping(source, place, allowed: ["model", "layer_range", "parameters"])
-                        guard let modelNode = entry["model"] else { throw fail(place, "has no 'model'") }
-                        let model = resolve(try string(modelNode, place + ".model"))
-                        guard let rangeNode = entry["layer_range"], case .sequence(let bounds) = rangeNode, bounds.count == 2 else {
-                            throw fail(place + ".layer_range", "must be [start, end]")
-                        }
-                        let start = try number(bounds[0], place + ".layer_range[0]"), end = try number(bounds[1], place + ".layer_range[1]")
-                        guard start == start.rounded(), end == end.rounded(), start >= 0, end >= start, end <= 1_000_000 else {
-                            throw fail(place + ".layer_range", "must be whole numbers with 0 ≤ start ≤ end, got [\(start), \(end)]")
-                        }
-                        if checkpoints[model] == nil { checkpoints[model] = try Checkpoint(path: model) }
-                        list.append(LayerSlicePlan.Source(model: model, layers: Int(start)..<Int(end)))
-                    }
-                    plan.append(list)
-                }
-                let layerPlan: LayerSlicePlan
-                do { layerPlan = try LayerSlicePlan(slices: plan) } catch let error as MergingError { throw fail("slices", error.description) }
-                guard layerPlan.layerCount > 0 else { throw fail("slices", "the slices select no layer") }
-                var job = MergeJob(method: .passthrough, models: [], dtype: outDType ?? computeDType, output: output)
-                job.slicePlan = layerPlan
-                job.sliceModels = checkpoints
-                job.extraInputs = [URL(fileURLWithPath: path)]
-                job.configText = text
-                return job
+                return try sliceJob(slicesNode, method: method, top: top, global: global, settings: globalSettings,
+                                    dtype: outDType ?? computeDType, output: output)
             }
             guard let modelsNode = top["models"] else { throw ModelSurgeryError.invalidConfig(file: path, place: "", detail: "missing 'models' (a list of {model, parameters}) or 'slices'") }
             guard case .sequence(let entries) = modelsNode, !entries.isEmpty else { throw fail("models", "must be a non-empty list of {model, parameters}, got \(show(modelsNode))") }
@@ -360,7 +420,7 @@ public enum MergeConfig {
             job.extraInputs = [URL(fileURLWithPath: path)]
             job.parameters = globalSettings
             job.modelParameters = modelSettings
-            if let seed = global["seed"] { job.seed = UInt64(try number(seed, "parameters.seed")) }
+            if let seed = global["seed"] { job.seed = try seedValue(seed) }
             job.configText = text
             return job
         }

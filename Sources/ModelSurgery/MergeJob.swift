@@ -11,7 +11,8 @@ public struct MergeReport: Codable, Sendable {
     public var files: [String]
     /// The method's name: `linear`, `task-arithmetic`, `fisher` or `regmean`.
     public var method: String
-    /// The number of models merged (the base not counted).
+    /// The number of models merged (the base not counted); with slices, the distinct models the slices name, bases
+    /// included.
     public var models: Int
     /// The number of tensors written: every tensor of the first model.
     public var tensors: Int
@@ -134,10 +135,14 @@ public struct MergeJob {
     public var seed: UInt64 = 0
     /// The config text to keep beside a merged model folder as `mergekit_config.yml` (when the output is a folder).
     public var configText: String?
-    /// mergekit's `slices` (layer stacking, "frankenmerges"): output layer o is layer l of the model named in the plan,
-    /// from `sliceModels`; tensors outside the layers come from the first slice's model. Passthrough only.
+    /// mergekit's `slices` instead of `models`: each output layer merged by `method` from the layers its slice's
+    /// sources name (layer stacking, "frankenmerges", with `passthrough`), the tensors outside the layers from the
+    /// first slice (embeddings) or the last (final norm, head) — see `LayerSlicePlan`. Parameters are looked up per
+    /// input as mergekit does: the source's, the slice's, then `parameters`; the base of a slice is its `base_model`,
+    /// else the plan's, and must be one of its sources for methods that use a base. Every method but Fisher and
+    /// RegMean (and no AIM). config.json's `num_hidden_layers` becomes the plan's layer count.
     public var slicePlan: LayerSlicePlan?
-    /// The models a slice plan names, by the names it uses.
+    /// The models a slice plan names (its sources and bases), by the names it uses.
     public var sliceModels: [String: Checkpoint] = [:]
 
     /// A merge job. Defaults: equal weights, normalisation on, λ = 1, Fisher floor 1e-6 on the first model only,
@@ -197,24 +202,8 @@ public struct MergeJob {
     /// Checks counts, parameters and that every model (and the base, Fisher
     /// and Gram files) matches the first model's tensors.
     public func validate() throws {
-        if let plan = slicePlan {
-            guard method == .passthrough else {
-                throw ModelSurgeryError.invalidParameter(parameter: "slices", value: method.rawValue, expected: "passthrough (merging inside slices is not supported yet)")
-            }
-            for layer in plan.layers {
-                guard layer.sources.count == 1 else {
-                    throw ModelSurgeryError.invalidParameter(parameter: "slices", value: "\(layer.sources.count) sources in slice \(layer.slice + 1)",
-                                                             expected: "one source per slice for passthrough")
-                }
-                guard let model = sliceModels[layer.sources[0].model] else {
-                    throw ModelSurgeryError.invalidParameter(parameter: "slices", value: layer.sources[0].model, expected: "a model the plan can read")
-                }
-                let present = model.tensorNames.contains { LayerSlicePlan.layerIndex(of: $0) == layer.sources[0].layer }
-                guard present else {
-                    throw ModelSurgeryError.invalidParameter(parameter: "layer_range", value: "layer \(layer.sources[0].layer) of \(model.url.path)",
-                                                             expected: "a layer the model has (tensors \(LayerSlicePlan.defaultLayerPrefix)N.…)")
-                }
-            }
+        if slicePlan != nil {
+            _ = try planSlices()
             return
         }
         guard modelCountRange.contains(models.count) else {
@@ -286,8 +275,8 @@ public struct MergeJob {
     ///   `CalibrationError` for RegMean's and AIM's statistics; `ModelSurgeryError.nonFinite` for a merged tensor that
     ///   overflows; `SafetensorsError` or `FileAccessError` from reading and writing.
     public func run(observer: JobObserver = { _ in }) throws -> MergeReport {
+        if slicePlan != nil { return try runSlices(observer: observer) }   // plans (and so validates) first
         try validate()
-        if slicePlan != nil { return try runSlices(observer: observer) }
         let start = ContinuousClock.now
         let reference = models[0]
         var norms: [Double]?
@@ -336,15 +325,11 @@ public struct MergeJob {
             let module = moduleName(name)
             let tensorWeights = try resolvedWeights(tensor: name, layers: layerCount)
             switch method {
-            case .linear:
-                merged = try LinearMerge(weights: tensorWeights, normalize: setting("normalize", tensor: name, layers: layerCount)?.bool ?? normalize)
-                    .merge(arrays, name: name)
-            case .taskArithmetic:
-                merged = try TaskArithmetic(weights: tensorWeights, lambda: setting("lambda", tensor: name, layers: layerCount)?.number ?? lambda)
-                    .merge(arrays, base: try base!.array(name), name: name)
-            case .ties, .dareTies, .dareLinear, .breadcrumbs, .breadcrumbsTies, .della, .dellaLinear, .slerp, .nuslerp, .modelStock, .karcher,
-                 .sce, .nearswap, .passthrough:
-                merged = try mergekitMerge(arrays, name: name, shape: info.shape, weights: tensorWeights)
+            case .linear, .taskArithmetic, .ties, .dareTies, .dareLinear, .breadcrumbs, .breadcrumbsTies, .della, .dellaLinear, .slerp, .nuslerp,
+                 .modelStock, .karcher, .sce, .nearswap, .passthrough:
+                merged = try mergeTensor(arrays, base: try usesBase ? base?.array(name) : nil, name: name, shape: info.shape, weights: tensorWeights,
+                                         global: { setting($0, tensor: name, layers: layerCount) },
+                                         perModel: { try perModel($0, tensor: name, layers: layerCount) })
             case .fisher:
                 let f: [[Float]] = try fishers.map { try $0.array(name) }
                 merged = try FisherMerge(weights: weights, normalize: normalize, floor: fisherFloor, floorAll: floorAll)
@@ -410,12 +395,12 @@ public struct MergeJob {
         parameters[key]?.evaluate(tensor: tensor, position: Self.position(tensor, layers: layers))
     }
 
-    /// A per-model parameter for each model: its own setting, else the top-level one, else `fallback`.
-    func perModel(_ key: String, tensor: String, layers: Int, fallback: Double) throws -> [Double] {
+    /// A per-model parameter for each model: its own setting, else the top-level one, else nil.
+    func perModel(_ key: String, tensor: String, layers: Int) throws -> [Double?] {
         let t = Self.position(tensor, layers: layers)
         return try (0..<models.count).map { i in
             let value = ParameterSetting.resolve([modelParameters.isEmpty ? nil : modelParameters[i][key], parameters[key]], tensor: tensor, position: t)
-            guard let value else { return fallback }
+            guard let value else { return nil }
             guard let number = value.number, number.isFinite else {
                 throw ModelSurgeryError.invalidParameter(parameter: key, value: "\(value)", expected: "a finite number (tensor '\(tensor)')")
             }
@@ -423,49 +408,62 @@ public struct MergeJob {
         }
     }
 
-    /// The models' weights for a tensor: the per-tensor settings when any are given, else `weights`.
+    /// The models' weights for a tensor: the per-tensor settings when any are given (1 where unset), else `weights`.
     func resolvedWeights(tensor: String, layers: Int) throws -> [Double]? {
         let given = parameters["weight"] != nil || modelParameters.contains { $0["weight"] != nil }
-        return given ? try perModel("weight", tensor: tensor, layers: layers, fallback: 1) : weights
+        return given ? try perModel("weight", tensor: tensor, layers: layers).map { $0 ?? 1 } : weights
     }
 
-    /// One tensor by the mergekit methods (all but linear, task arithmetic, Fisher and RegMean).
-    func mergekitMerge(_ arrays: [[Float]], name: String, shape: [Int], weights: [Double]?) throws -> [Float] {
-        let layers = Self.layerCount(models[0].tensorNames)
-        func number(_ key: String) -> Double? { setting(key, tensor: name, layers: layers)?.number }
-        func flag(_ key: String) -> Bool? { setting(key, tensor: name, layers: layers)?.bool }
+    /// Whether the method reads the base's tensors: the task-vector methods, slerp, model_stock, sce, nearswap, and
+    /// nuslerp when a base is given.
+    var usesBase: Bool { needsBase || method == .nuslerp }
+
+    /// One tensor by any method but Fisher and RegMean, from the merged models' values `arrays` (the base not among
+    /// them), the base's (nil unless the method uses one), the weights (nil: 1 each), the tensor's value of each global
+    /// parameter (`global`, nil: unset) and each model's of each per-model one (`perModel`, nil where unset). Unset
+    /// parameters take mergekit's defaults (`normalize` and `lambda`: the job's).
+    ///
+    /// - Throws: `ModelSurgeryError.invalidParameter` when slerp's or nearswap's `t` is unset; what the method throws.
+    func mergeTensor(_ arrays: [[Float]], base: [Float]?, name: String, shape: [Int], weights: [Double]?,
+                     global: (String) -> ParameterValue?, perModel: (String) throws -> [Double?]) throws -> [Float] {
+        func number(_ key: String) -> Double? { global(key)?.number }
+        func flag(_ key: String) -> Bool? { global(key)?.bool }
         func required(_ key: String) throws -> Double {
             guard let value = number(key), value.isFinite else {
                 throw ModelSurgeryError.invalidParameter(parameter: key, value: "not set", expected: "a number for \(method.rawValue) (tensor '\(name)')")
             }
             return value
         }
+        func each(_ key: String, _ fallback: Double) throws -> PerModel { .each(try perModel(key).map { $0 ?? fallback }) }
         switch method {
+        case .linear:
+            return try LinearMerge(weights: weights, normalize: flag("normalize") ?? normalize).merge(arrays, name: name)
+        case .taskArithmetic:
+            return try TaskArithmetic(weights: weights, lambda: number("lambda") ?? lambda).merge(arrays, base: base!, name: name)
         case .slerp:
-            return try Slerp(t: try required("t")).merge(arrays[0], base: try base!.array(name), name: name)
+            return try Slerp(t: try required("t")).merge(arrays[0], base: base!, name: name)
         case .nearswap:
-            return try NearSwap(t: try required("t")).merge(arrays[0], base: try base!.array(name), name: name)
+            return try NearSwap(t: try required("t")).merge(arrays[0], base: base!, name: name)
         case .nuslerp:
             return try NuSlerp(weights: weights, flatten: flag("nuslerp_flatten") ?? true, rowWise: flag("nuslerp_row_wise") ?? false)
-                .merge(arrays, base: try base.map { try $0.array(name) }, shape: shape, name: name)
+                .merge(arrays, base: base, shape: shape, name: name)
         case .karcher:
             return try Karcher(maxIter: Int(number("max_iter") ?? 10), tol: number("tol") ?? 1e-5).merge(arrays, name: name)
         case .modelStock:
-            return try ModelStock(filterWise: flag("filter_wise") ?? false).merge(arrays, base: try base!.array(name), shape: shape, name: name)
+            return try ModelStock(filterWise: flag("filter_wise") ?? false).merge(arrays, base: base!, shape: shape, name: name)
         case .sce:
-            return try SCE(selectTopK: number("select_topk") ?? 1).merge(arrays, base: try base!.array(name), name: name)
+            return try SCE(selectTopK: number("select_topk") ?? 1).merge(arrays, base: base!, name: name)
         case .passthrough:
-            return try Passthrough(scale: number("scale")).merge(arrays, name: name)
-        default:
-            guard let family = Self.taskArithmeticFamily[method] else { preconditionFailure("not a mergekit method: \(method)") }
+            return try Passthrough(scale: try perModel("scale")[0]).merge(arrays, name: name)
+        case .fisher, .regmean:
+            preconditionFailure("\(method) merges through its own statistics, not mergeTensor")
+        case .ties, .dareTies, .dareLinear, .breadcrumbs, .breadcrumbsTies, .della, .dellaLinear:
             let merger = GeneralizedTaskArithmetic(
-                family, weight: .each(weights ?? Array(repeating: 1, count: models.count)),
-                density: .each(try perModel("density", tensor: name, layers: layers, fallback: 1)),
-                gamma: .each(try perModel("gamma", tensor: name, layers: layers, fallback: 0.01)),
-                epsilon: .each(try perModel("epsilon", tensor: name, layers: layers, fallback: 0.15)),
+                Self.taskArithmeticFamily[method]!, weight: .each(weights ?? Array(repeating: 1, count: arrays.count)),
+                density: try each("density", 1), gamma: try each("gamma", 0.01), epsilon: try each("epsilon", 0.15),
                 normalize: flag("normalize"), rescale: flag("rescale").map { $0 ? .l1 : GeneralizedTaskArithmetic.Rescale.none },
                 lambda: number("lambda") ?? 1, seed: seed)
-            return try merger.merge(arrays, base: try base!.array(name), shape: shape, name: name)
+            return try merger.merge(arrays, base: base!, shape: shape, name: name)
         }
     }
 
@@ -473,51 +471,23 @@ public struct MergeJob {
     func modelCard() -> String {
         var lines = ["---", "library_name: transformers", "tags:", "- merge", "- rankwise", "---", "", "# Merged model", "",
                      "Merged with [Rankwise](https://github.com/) `rankwise merge`, method `\(method.rawValue)`.", ""]
-        if let base { lines.append("Base model: `\(base.url.path)`.\n") }
-        lines.append("Models:")
-        for (i, model) in models.enumerated() {
-            let w = weights.map { $0.indices.contains(i) ? String(format: " (weight %g)", $0[i]) : "" } ?? ""
-            lines.append("- `\(model.url.path)`\(w)")
+        if let plan = slicePlan {
+            if let name = plan.baseModel, let model = sliceModels[name] { lines.append("Base model: `\(model.url.path)`.\n") }
+            lines.append("Output slices (\(plan.layerCount) layers):")
+            for (s, slice) in plan.outputSlices.enumerated() {
+                let sources = slice.sources.map { "`\(sliceModels[$0.model]?.url.path ?? $0.model)` layers [\($0.layers.lowerBound), \($0.layers.upperBound))" }
+                lines.append("- slice \(s): " + sources.joined(separator: ", "))
+            }
+        } else {
+            if let base { lines.append("Base model: `\(base.url.path)`.\n") }
+            lines.append("Models:")
+            for (i, model) in models.enumerated() {
+                let w = weights.map { $0.indices.contains(i) ? String(format: " (weight %g)", $0[i]) : "" } ?? ""
+                lines.append("- `\(model.url.path)`\(w)")
+            }
         }
         if let configText { lines += ["", "Configuration:", "", "```yaml", configText.trimmingCharacters(in: .newlines), "```"] }
         return lines.joined(separator: "\n") + "\n"
-    }
-
-    /// Passthrough over a slice plan: each output tensor copied (or converted to `dtype`) from its one source, layer
-    /// tensors renumbered to their output layer; config.json's `num_hidden_layers` becomes the plan's layer count.
-    func runSlices(observer: JobObserver) throws -> MergeReport {
-        let start = ContinuousClock.now
-        let plan = slicePlan!
-        let first = sliceModels[plan.layers[0].sources[0].model]!
-        var sources: [(name: String, model: Checkpoint, tensor: String)] = first.tensorNames
-            .filter { LayerSlicePlan.layerIndex(of: $0) == nil }.map { ($0, first, $0) }
-        for layer in plan.layers {
-            let source = layer.sources[0], model = sliceModels[source.model]!
-            for name in model.tensorNames where LayerSlicePlan.layerIndex(of: name) == source.layer {
-                sources.append((LayerSlicePlan.renaming(name, toLayer: layer.index)!, model, name))
-            }
-        }
-        sources.sort { naturalOrder($0.name, $1.name) }
-        let layout = sources.map { s in
-            let info = s.model[s.tensor]!
-            return TensorLayout(name: s.name, dtype: info.dtype.isFloatingPoint ? dtype ?? info.dtype : info.dtype, shape: info.shape)
-        }
-        let inputs = extraInputs + sliceModels.values.flatMap(\.inputURLs)
-        let destination = try MergeDestination(job: self, layout: layout, inputs: inputs,
-                                               metadata: ["rankwise.command": "merge --method passthrough (slices)"], companionSource: first) { config in
-            config["num_hidden_layers"] = plan.layerCount
-        }
-        let writer = destination.writer
-        for (index, s) in sources.enumerated() {
-            let tensorStart = ContinuousClock.now
-            let info = s.model[s.tensor]!
-            try writer.add(copying: s.tensor, from: s.model, as: s.name, dtype: dtype)
-            observer(.layer(index: index, count: sources.count, LayerReport(layer: s.name, shape: info.shape, seconds: secondsSince(tensorStart))))
-        }
-        let written = try destination.finish(tensors: sources.count, start: start, observer: observer)
-        return MergeReport(output: output.path, files: written.files, method: method.rawValue, models: sliceModels.count, tensors: sources.count,
-                           bytes: written.bytes, regmeanLeastSquares: [], aimLayers: 0, fisherNorms: nil, overflows: written.overflows,
-                           seconds: secondsSince(start))
     }
 }
 
@@ -525,7 +495,7 @@ public struct MergeJob {
 /// (`model.safetensors` or shards), the companion files of `companionSource`'s folder (config.json passed through
 /// `editConfig`), `mergekit_config.yml` with the config text and a README model card, staged at the start and
 /// renamed into place right after the weights.
-private struct MergeDestination {
+struct MergeDestination {
     let output: URL
     let isFolder: Bool
     let writer: SafetensorsWriter

@@ -93,6 +93,9 @@ public enum ModelSurgeryError: Error, Equatable, Sendable, CustomStringConvertib
     case invalidFile(file: String, tensor: String?, detail: String)
     /// A merge config entry that is wrong or not supported, at `place` (e.g. `models[0].parameters`).
     case invalidConfig(file: String, place: String, detail: String)
+    /// A merge's output slices (mergekit's `slices`) that cannot be merged, at `place` (e.g.
+    /// `slices[1].sources[0].layer_range`); a config reader names its file beside it.
+    case invalidSlice(place: String, detail: String)
     /// Every selected layer is unchanged: there is nothing to write.
     case nothingToWrite(detail: String)
     /// Models that must match (merge inputs) do not.
@@ -115,6 +118,7 @@ public enum ModelSurgeryError: Error, Equatable, Sendable, CustomStringConvertib
         case .invalidPattern(let pattern, let reason): return "invalid regular expression '\(pattern)': \(reason)"
         case .invalidFile(let file, let tensor, let detail): return tensor.map { "\(file): tensor '\($0)': \(detail)" } ?? "\(file): \(detail)"
         case .invalidConfig(let file, let place, let detail): return place.isEmpty ? "\(file): \(detail)" : "\(file): \(place): \(detail)"
+        case .invalidSlice(let place, let detail): return "\(place): \(detail)"
         case .nothingToWrite(let detail): return detail
         case .modelsDiffer(let detail): return detail
         case .layerFailed(let layer, let detail): return "layer '\(layer)': \(detail)"

@@ -103,4 +103,74 @@ struct SlicesAndGradientsTests {
         #expect(ParameterSetting.resolve([attentionOnly, .value(.number(0.2))], tensor: "model.layers.1.self_attn.o_proj.weight", position: 0) == .number(0.9))
         #expect(ParameterSetting.resolve([nil, attentionOnly], tensor: "lm_head.weight", position: 0) == nil)
     }
+
+    @Test("where every output tensor comes from: layers by slice, embeddings from the first slice, the rest from the last") func inputs() throws {
+        // Two slices of A and base: layers 0–3 of both, then 10–11 of B with 4–5 of base; slice 1 has its own base.
+        let plan = try LayerSlicePlan([.init(sources: [Source(model: "A", layers: 0..<4), Source(model: "base", layers: 0..<4)]),
+                                       .init(sources: [Source(model: "B", layers: 10..<12), Source(model: "base", layers: 4..<6)], baseModel: "B")],
+                                      baseModel: "base")
+        let layer = plan.inputs(forOutputTensor: "model.layers.5.mlp.up_proj.weight")!
+        #expect(layer.slice == 1 && layer.position == 1 && layer.baseModel == "B")
+        #expect(layer.sources == [.init(model: "B", tensor: "model.layers.11.mlp.up_proj.weight"), .init(model: "base", tensor: "model.layers.5.mlp.up_proj.weight")])
+        let early = plan.inputs(forOutputTensor: "model.layers.2.self_attn.q_proj.weight")!
+        #expect(early.slice == 0 && early.position == 2.0 / 3 && early.baseModel == "base")
+        // Embeddings: the first slice, t = 0; final norm and head: the last slice (its base), t = 0.
+        let embed = plan.inputs(forOutputTensor: "model.embed_tokens.weight")!
+        #expect(embed.slice == 0 && embed.position == 0 && embed.sources.map(\.model) == ["A", "base"] && embed.sources[0].tensor == "model.embed_tokens.weight")
+        for name in ["model.norm.weight", "lm_head.weight"] {
+            let post = plan.inputs(forOutputTensor: name)!
+            #expect(post.slice == 1 && post.position == 0 && post.baseModel == "B" && post.sources.map(\.model) == ["B", "base"], "\(name)")
+        }
+        #expect(plan.inputs(forOutputTensor: "model.layers.6.mlp.up_proj.weight") == nil, "past the plan")
+        // mergekit pairs the last slice's models with as many tensors as the first slice has sources: a frankenmerge
+        // whose last slice merges two models takes its final norm from the first of them only.
+        let mixed = try LayerSlicePlan(slices: [[Source(model: "A", layers: 0..<2)], [Source(model: "A", layers: 2..<4), Source(model: "B", layers: 2..<4)]])
+        #expect(mixed.inputs(forOutputTensor: "lm_head.weight")!.sources.map(\.model) == ["A"])
+        #expect(mixed.inputs(forOutputTensor: "model.layers.3.mlp.up_proj.weight")!.sources.map(\.model) == ["A", "B"])
+        // Which tensors come before the layers: input embeddings only.
+        for name in ["model.embed_tokens.weight", "transformer.wte.weight", "transformer.wpe.weight", "embeddings.word_embeddings.weight",
+                     "bert.embeddings.LayerNorm.weight", "gpt_neox.embed_in.weight", "token_embd.weight"] {
+            #expect(LayerSlicePlan.precedesLayers(name), "\(name)")
+        }
+        for name in ["model.norm.weight", "lm_head.weight", "embed_out.weight", "transformer.ln_f.weight", "model.position_ids"] {
+            #expect(!LayerSlicePlan.precedesLayers(name), "\(name)")
+        }
+        // A model twice in one slice (mergekit keys a slice's inputs by model), or no slice at all, is refused.
+        #expect(throws: MergingError.invalidParameter(parameter: .sources, value: "A twice in slice 1",
+                                                      expected: "each model at most once per slice (mergekit keys a slice's inputs by model)")) {
+            try LayerSlicePlan(slices: [[Source(model: "A", layers: 0..<2), Source(model: "A", layers: 2..<4)]])
+        }
+        #expect(throws: MergingError.self) { try LayerSlicePlan([]) }
+    }
+
+    @Test("parameter lookup: the source's, the slice's, then the top level; per-model ones by the input's name, global ones by the output's")
+    func parameterLookup() throws {
+        let number = { (x: Double) in ParameterSetting.value(.number(x)) }
+        // Output layers 0–3 read A's layers 20–23 and base's 0–3.
+        let plan = try LayerSlicePlan([
+            .init(sources: [Source(model: "A", layers: 20..<24, parameters: ["weight": .filtered([.init(filter: "layers.22.", value: number(0.25))])]),
+                            Source(model: "base", layers: 0..<4)],
+                  parameters: ["weight": .gradient([.number(1), .number(0)]), "t": .filtered([.init(filter: "layers.2.", value: number(0.9)), .init(filter: "mlp", value: number(0.1))])]),
+        ])
+        let top: [String: ParameterSetting] = ["weight": number(7), "t": number(0.5), "density": number(0.3)]
+        // Output layer 2 is A's layer 22: the source's filter matches the input name (…layers.22.…), not the output's.
+        let layer2 = plan.inputs(forOutputTensor: "model.layers.2.mlp.up_proj.weight")!
+        #expect(plan.parameter("weight", input: 0, of: layer2, topLevel: top) == .number(0.25))
+        // Base's input is layer 2: no source setting, the slice's gradient at t = 2/3 → 1/3.
+        #expect(abs(plan.parameter("weight", input: 1, of: layer2, topLevel: top)!.number! - 1.0 / 3) < 1e-15)
+        // Global t matches the output name: "layers.2." first.
+        #expect(plan.parameter("t", input: nil, of: layer2, topLevel: top) == .number(0.9))
+        // Output layer 1 (A's 21): the source's filter does not match, the slice's gradient at t = 1/3 → 2/3; t by "mlp".
+        let layer1 = plan.inputs(forOutputTensor: "model.layers.1.mlp.up_proj.weight")!
+        #expect(abs(plan.parameter("weight", input: 0, of: layer1, topLevel: top)!.number! - 2.0 / 3) < 1e-15)
+        #expect(plan.parameter("t", input: nil, of: layer1, topLevel: top) == .number(0.1))
+        // Neither the source nor the slice sets density: the top level; t of a norm: no slice filter matches → top level.
+        #expect(plan.parameter("density", input: 0, of: layer1, topLevel: top) == .number(0.3))
+        let norm = plan.inputs(forOutputTensor: "model.layers.1.input_layernorm.weight")!
+        #expect(plan.parameter("t", input: nil, of: norm, topLevel: top) == .number(0.5))
+        #expect(plan.parameter("gamma", input: 0, of: norm, topLevel: top) == nil, "unset: the method's default")
+        // The source's parameters are per-model only: they do not answer a global lookup.
+        let global = try LayerSlicePlan([.init(sources: [Source(model: "A", layers: 0..<1, parameters: ["t": number(0.1)])])])
+        #expect(global.parameter("t", input: nil, of: global.inputs(forOutputTensor: "model.layers.0.mlp.up_proj.weight")!, topLevel: top) == .number(0.5))
+    }
 }
