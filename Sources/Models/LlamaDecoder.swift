@@ -227,43 +227,53 @@ public final class LlamaDecoder: @unchecked Sendable {
         return (total, count)
     }
 
-    /// Σ −log softmax(logits[t])[labels[t]] over the rows, in Double.
+    /// Σ −log softmax(logits[t])[labels[t]] over the rows: per row, the max,
+    /// e^{x−max} with the vectorised eˣ (`TokenMath.exp`), summed in Double,
+    /// then log; rows across the cores.
     static func negativeLogLikelihood(logits: Matrix<Float>, labels: [Int]) -> Double {
-        let vocabulary = logits.columns
-        var total = 0.0
+        negativeLogLikelihood(logits: logits, rows: Array(labels.indices), labels: labels)
+    }
+
+    /// The terms of `rows` of `logits` with their `labels`, summed (see above).
+    static func negativeLogLikelihood(logits: Matrix<Float>, rows: [Int], labels: [Int]) -> Double {
+        let vocabulary = logits.columns, count = rows.count
+        guard count > 0, vocabulary > 0 else { return 0 }
+        let chunks = Swift.max(1, Swift.min(4 * Backend.threadCount, count))
+        var partial = [Double](repeating: 0, count: chunks)
         logits.withUnsafeBufferPointer { p in
-            for (t, label) in labels.enumerated() {
-                let row = p.baseAddress! + t * vocabulary
-                var top = -Float.infinity
-                for j in 0..<vocabulary { top = Swift.max(top, row[j]) }
-                var sum = 0.0
-                for j in 0..<vocabulary { sum += exp(Double(row[j] - top)) }
-                total += log(sum) + Double(top) - Double(row[label])
+            partial.withUnsafeMutableBufferPointer { out in
+                nonisolated(unsafe) let (logitsBase, sums) = (p.baseAddress!, out.baseAddress!)
+                Backend.forEachChunk(chunks) { chunk in
+                    var shifted = [Float](repeating: 0, count: vocabulary)
+                    var total = 0.0
+                    for t in (count * chunk / chunks)..<(count * (chunk + 1) / chunks) {
+                        let row = logitsBase + rows[t] * vocabulary
+                        var top = -Float.infinity
+                        for j in 0..<vocabulary { top = Swift.max(top, row[j]) }
+                        shifted.withUnsafeMutableBufferPointer { e in
+                            for j in 0..<vocabulary { e[j] = row[j] - top }
+                            TokenMath.exp(e)
+                        }
+                        var sum = 0.0
+                        for value in shifted { sum += Double(value) }
+                        total += log(sum) + Double(top) - Double(row[labels[t]])
+                    }
+                    sums[chunk] = total
+                }
             }
         }
-        return total
+        return partial.reduce(0, +)
     }
 
     /// Σ −log p(token_{t+1} | tokens ≤ t) over each sequence's positions
     /// 0 … n−2 (shifted labels), and the count of terms, from logits
-    /// `[tokens, vocab]`: what perplexity exp(Σ/count) is made of. Log-softmax
-    /// in Double.
+    /// `[tokens, vocab]`: what perplexity exp(Σ/count) is made of.
     public static func negativeLogLikelihood(logits: Matrix<Float>, batch: TokenBatch) -> (sum: Double, count: Int) {
-        var total = 0.0, count = 0
-        let vocabulary = logits.columns
-        logits.withUnsafeBufferPointer { p in
-            for (s, ids) in batch.sequences.enumerated() {
-                for t in 0..<(ids.count - 1) {
-                    let row = p.baseAddress! + (batch.offsets[s] + t) * vocabulary
-                    var top = -Float.infinity
-                    for j in 0..<vocabulary { top = Swift.max(top, row[j]) }
-                    var sum = 0.0
-                    for j in 0..<vocabulary { sum += exp(Double(row[j] - top)) }
-                    total += log(sum) + Double(top) - Double(row[ids[t + 1]])
-                    count += 1
-                }
-            }
+        var rows: [Int] = [], labels: [Int] = []
+        for (s, ids) in batch.sequences.enumerated() where ids.count > 1 {
+            rows += (0..<(ids.count - 1)).map { batch.offsets[s] + $0 }
+            labels += ids[1...]
         }
-        return (total, count)
+        return (negativeLogLikelihood(logits: logits, rows: rows, labels: labels), rows.count)
     }
 }
