@@ -91,6 +91,40 @@ public enum TokenKernels {
         if i < count { storeTail(exponential(loadTail(p + i, count - i)), p + i, count - i) }
     }
 
+    /// The largest of `count` (> 0) values (NaN-free input assumed).
+    @inline(never)
+    public static func maximum(_ p: UnsafePointer<Float>, count: Int) -> Float {
+        var top = V(repeating: -.infinity)
+        var i = 0
+        while i + w <= count {
+            let x = loadVector(p + i)
+            top.replace(with: x, where: x .> top)
+            i += w
+        }
+        var largest = top.max()
+        while i < count { largest = Swift.max(largest, p[i]); i += 1 }
+        return largest
+    }
+
+    /// Σ e^{p[i] − shift} over `count` values, without storing them: the
+    /// terms summed in Float vectors for 1024 values at a time (each partial
+    /// sum of terms ≤ 1 stays exact to Float's precision), the partials in Double.
+    @inline(never)
+    public static func shiftedExponentialSum(_ p: UnsafePointer<Float>, count: Int, shift: Float) -> Double {
+        let s = V(repeating: shift)
+        var total = 0.0
+        var i = 0
+        while i < count {
+            let end = Swift.min(count, i + 1024)
+            var lanes = V()
+            while i + w <= end { lanes += exponential(loadVector(p + i) - s); i += w }
+            var partial = lanes.sum()
+            while i < end { partial += exponential(V(repeating: p[i] - shift))[0]; i += 1 }
+            total += Double(partial)
+        }
+        return total
+    }
+
     /// Floats of scratch `attention` needs for a sequence of `length` tokens and heads of `dimension`.
     public static func attentionScratch(length: Int, dimension: Int) -> Int {
         let padded = paddedLength(length)

@@ -115,10 +115,10 @@ public final class BertEncoder: @unchecked Sendable {
         let p = "encoder.layer.\(i)."
         let inputs = linearInputs(block: i)
         observer?(inputs[0], x)
-        let q = Layers.linear(x, try matrix(p + "attention.self.query.weight", [h, h]), bias: try vector(p + "attention.self.query.bias", h))
-        let k = Layers.linear(x, try matrix(p + "attention.self.key.weight", [h, h]), bias: try vector(p + "attention.self.key.bias", h))
-        let v = Layers.linear(x, try matrix(p + "attention.self.value.weight", [h, h]), bias: try vector(p + "attention.self.value.bias", h))
-        let context = Layers.attention(q: q, k: k, v: v, batch: batch, heads: c.heads, keyValueHeads: c.heads,
+        let parts = ["query", "key", "value"]
+        let qkv = Layers.linear(x, Layers.stacked(try parts.map { try matrix(p + "attention.self.\($0).weight", [h, h]) }),
+                                bias: try parts.flatMap { try vector(p + "attention.self.\($0).bias", h) })
+        let context = Layers.attention(qkv, query: 0, key: h, value: 2 * h, batch: batch, heads: c.heads, keyValueHeads: c.heads,
                                        headDimension: h / c.heads, causal: false)
         observer?(inputs[1], context)
         var y = Layers.linear(context, try matrix(p + "attention.output.dense.weight", [h, h]), bias: try vector(p + "attention.output.dense.bias", h),

@@ -121,41 +121,38 @@ public final class LlamaDecoder: @unchecked Sendable {
         let inputs = linearInputs(block: i)
         let a = Layers.rmsNorm(x, weight: try vector(p + "input_layernorm.weight", h), epsilon: c.rmsNormEpsilon)
         observer?(inputs[0], a)
-        func projection(_ name: String, _ out: Int) throws -> Matrix<Float> {
-            let bias = c.attentionBias && weights.shape(of: p + "self_attn.\(name).bias") != nil ? try vector(p + "self_attn.\(name).bias", out) : nil
-            return Layers.linear(a, try matrix(p + "self_attn.\(name).weight", [out, h]), bias: bias)
-        }
-        var q = try projection("q_proj", qWidth), k = try projection("k_proj", kvWidth)
-        let v = try projection("v_proj", kvWidth)
+        // q, k and v from one GEMM on the stacked weights; a bias part absent from the checkpoint is zero.
+        let parts = [("q_proj", qWidth), ("k_proj", kvWidth), ("v_proj", kvWidth)]
+        let stacked = Layers.stacked(try parts.map { try matrix(p + "self_attn.\($0.0).weight", [$0.1, h]) })
+        let biased = c.attentionBias && parts.contains { weights.shape(of: p + "self_attn.\($0.0).bias") != nil }
+        let bias: [Float]? = biased ? try parts.flatMap { name, width in
+            weights.shape(of: p + "self_attn.\(name).bias") != nil ? try vector(p + "self_attn.\(name).bias", width) : [Float](repeating: 0, count: width)
+        } : nil
+        var qkv = Layers.linear(a, stacked, bias: bias)
         if c.queryKeyNorm {
-            q = Self.headNorm(q, weight: try vector(p + "self_attn.q_norm.weight", d), heads: c.heads, epsilon: c.rmsNormEpsilon)
-            k = Self.headNorm(k, weight: try vector(p + "self_attn.k_norm.weight", d), heads: c.keyValueHeads, epsilon: c.rmsNormEpsilon)
+            Layers.rmsNormSegments(&qkv, columnStart: 0, count: c.heads, weight: try vector(p + "self_attn.q_norm.weight", d), epsilon: c.rmsNormEpsilon)
+            Layers.rmsNormSegments(&qkv, columnStart: qWidth, count: c.keyValueHeads, weight: try vector(p + "self_attn.k_norm.weight", d),
+                                   epsilon: c.rmsNormEpsilon)
         }
-        rotate(&q, heads: c.heads, batch: batch)
-        rotate(&k, heads: c.keyValueHeads, batch: batch)
-        let context = Layers.attention(q: q, k: k, v: v, batch: batch, heads: c.heads, keyValueHeads: c.keyValueHeads, headDimension: d, causal: true)
+        rotate(&qkv, columnStart: 0, heads: c.heads, batch: batch)
+        rotate(&qkv, columnStart: qWidth, heads: c.keyValueHeads, batch: batch)
+        let context = Layers.attention(qkv, query: 0, key: qWidth, value: qWidth + kvWidth, batch: batch, heads: c.heads,
+                                       keyValueHeads: c.keyValueHeads, headDimension: d, causal: true)
         observer?(inputs[1], context)
         let y = Layers.linear(context, try matrix(p + "self_attn.o_proj.weight", [h, qWidth]), adding: x)
         let m = Layers.rmsNorm(y, weight: try vector(p + "post_attention_layernorm.weight", h), epsilon: c.rmsNormEpsilon)
         observer?(inputs[2], m)
-        var gate = Layers.linear(m, try matrix(p + "mlp.gate_proj.weight", [c.intermediateSize, h]))
-        let up = Layers.linear(m, try matrix(p + "mlp.up_proj.weight", [c.intermediateSize, h]))
-        Layers.activate(&gate, c.activation)
-        let inner = gate.hadamard(up)
+        let gateUp = Layers.linear(m, Layers.stacked([try matrix(p + "mlp.gate_proj.weight", [c.intermediateSize, h]),
+                                                      try matrix(p + "mlp.up_proj.weight", [c.intermediateSize, h])]))
+        let inner = Layers.gated(gateUp, width: c.intermediateSize, activation: c.activation)
         observer?(inputs[3], inner)
         return Layers.linear(inner, try matrix(p + "mlp.down_proj.weight", [h, c.intermediateSize]), adding: y)
     }
 
-    /// RMSNorm over each head's `d` features (Qwen3's q/k norm).
-    static func headNorm(_ x: Matrix<Float>, weight: [Float], heads: Int, epsilon: Float) -> Matrix<Float> {
-        let d = weight.count
-        let reshaped = Matrix<Float>(rows: x.rows * heads, columns: d, elements: x.elements)
-        return Matrix(rows: x.rows, columns: x.columns, elements: Layers.rmsNorm(reshaped, weight: weight, epsilon: epsilon).elements)
-    }
-
-    /// RoPE in place, rotate-half pairing: for i < d/2, (x_i, x_{i+d/2}) turns
-    /// by the angle p·inv_freq_i, p the token's position in its sequence.
-    func rotate(_ x: inout Matrix<Float>, heads: Int, batch: TokenBatch) {
+    /// RoPE in place on the `heads` heads starting at column `columnStart`,
+    /// rotate-half pairing: for i < d/2, (x_i, x_{i+d/2}) turns by the angle
+    /// p·inv_freq_i, p the token's position in its sequence. Rows across the cores.
+    func rotate(_ x: inout Matrix<Float>, columnStart: Int, heads: Int, batch: TokenBatch) {
         let d = configuration.headDimension, half = d / 2, n = x.columns
         let frequencies = inverseFrequencies
         let longest = batch.sequences.map(\.count).max() ?? 0
@@ -168,17 +165,18 @@ public final class LlamaDecoder: @unchecked Sendable {
                 sines[position * half + i] = sin(angle)
             }
         }
+        var positions = [Int](repeating: 0, count: x.rows)
+        for s in 0..<batch.sequences.count { for (position, row) in batch.rows(s).enumerated() { positions[row] = position } }
         x.withUnsafeMutableBufferPointer { px in
-            for s in 0..<batch.sequences.count {
-                for (position, row) in batch.rows(s).enumerated() {
-                    for head in 0..<heads {
-                        let base = px.baseAddress! + row * n + head * d
-                        for i in 0..<half {
-                            let c = cosines[position * half + i], si = sines[position * half + i]
-                            let a = base[i], b = base[i + half]
-                            base[i] = a * c - b * si
-                            base[i + half] = b * c + a * si
-                        }
+            Layers.forEachRow(px, rows: px.count / Swift.max(n, 1), columns: n) { row, base in
+                let position = positions[row]
+                for head in 0..<heads {
+                    let h = base + columnStart + head * d
+                    for i in 0..<half {
+                        let c = cosines[position * half + i], si = sines[position * half + i]
+                        let a = h[i], b = h[i + half]
+                        h[i] = a * c - b * si
+                        h[i + half] = b * c + a * si
                     }
                 }
             }
@@ -201,35 +199,63 @@ public final class LlamaDecoder: @unchecked Sendable {
     }
 
     /// The shifted-label NLL (as `negativeLogLikelihood(logits:batch:)`) from
-    /// the last hidden states x `[tokens, H]`, the final norm and output head
-    /// applied `rowsPerStep` rows at a time so that the `[tokens, vocab]`
-    /// logits never exist at once (49152 columns × 2048 rows would be 400 MB).
-    public func negativeLogLikelihood(hidden x: Matrix<Float>, batch: TokenBatch, rowsPerStep: Int = 256) throws -> (sum: Double, count: Int) {
-        let c = configuration
-        let norm = try vector("model.norm.weight", c.hiddenSize)
-        let head = try matrix(c.tiedEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight", [c.vocabularySize, c.hiddenSize])
-        var total = 0.0, count = 0
+    /// the last hidden states x `[tokens, H]`: the final norm, then the output
+    /// head `columnsPerStep` vocabulary rows at a time for all tokens at once,
+    /// each row's log-sum-exp carried across the steps (running max and
+    /// rescaled sum, as online softmax). So the `[tokens, vocab]` logits never
+    /// exist at once (49152 columns × 2048 rows would be 400 MB) and the head
+    /// is read, and packed for the GEMM, once. Default step: 16M logits' worth
+    /// of memory at most (64 MB), and at least 256 columns.
+    public func negativeLogLikelihood(hidden x: Matrix<Float>, batch: TokenBatch, columnsPerStep: Int? = nil) throws -> (sum: Double, count: Int) {
+        let c = configuration, vocabulary = c.vocabularySize
+        let head = try matrix(c.tiedEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight", [vocabulary, c.hiddenSize])
+        let normed = Layers.rmsNorm(x, weight: try vector("model.norm.weight", c.hiddenSize), epsilon: c.rmsNormEpsilon)
+        var rows: [Int] = [], labels: [Int] = []
         for (s, ids) in batch.sequences.enumerated() where ids.count > 1 {
-            let rows = batch.rows(s)
-            var start = rows.lowerBound
-            while start < rows.upperBound - 1 {
-                let end = Swift.min(start + rowsPerStep, rows.upperBound - 1)
-                let part = Layers.columns(x, rows: start..<end, start: 0, width: x.columns)
-                let logits = Layers.linear(Layers.rmsNorm(part, weight: norm, epsilon: c.rmsNormEpsilon), head)
-                // Labels: the next token of the same sequence.
-                let labels = Array(ids[(start - rows.lowerBound + 1)...(end - rows.lowerBound)])
-                let step = Self.negativeLogLikelihood(logits: logits, labels: labels)
-                total += step
-                count += labels.count
-                start = end
-            }
+            rows += (0..<(ids.count - 1)).map { batch.offsets[s] + $0 }
+            labels += ids[1...]
         }
-        return (total, count)
+        guard !rows.isEmpty else { return (0, 0) }
+        let tokens = normed.rows
+        let step = Swift.max(1, Swift.min(vocabulary, columnsPerStep ?? Swift.max(256, (16 << 20) / Swift.max(tokens, 1))))
+        // Per scored row: the running max, the sum of e^{logit − max} so far, and the label's logit.
+        var top = [Float](repeating: -.infinity, count: rows.count), sums = [Double](repeating: 0, count: rows.count)
+        var target = [Float](repeating: 0, count: rows.count)
+        var start = 0
+        while start < vocabulary {
+            let end = Swift.min(start + step, vocabulary), width = end - start
+            let part = Layers.columns(head, rows: start..<end, start: 0, width: head.columns)
+            let logits = Layers.linear(normed, part)
+            logits.withUnsafeBufferPointer { p in
+                top.withUnsafeMutableBufferPointer { tp in
+                    sums.withUnsafeMutableBufferPointer { sp in
+                        target.withUnsafeMutableBufferPointer { lp in
+                            nonisolated(unsafe) let (logitsBase, topBase, sumBase, targetBase) = (p.baseAddress!, tp.baseAddress!, sp.baseAddress!, lp.baseAddress!)
+                            let chunks = Swift.max(1, Swift.min(4 * Backend.threadCount, rows.count))
+                            Backend.forEachChunk(chunks) { chunk in
+                                for r in (rows.count * chunk / chunks)..<(rows.count * (chunk + 1) / chunks) {
+                                    let row = UnsafeBufferPointer(start: logitsBase + rows[r] * width, count: width)
+                                    if (start..<end).contains(labels[r]) { targetBase[r] = row[labels[r] - start] }
+                                    let newTop = Swift.max(topBase[r], TokenMath.maximum(row))
+                                    let sum = TokenMath.shiftedExponentialSum(row, shift: newTop)
+                                    sumBase[r] = sumBase[r] * Foundation.exp(Double(topBase[r]) - Double(newTop)) + sum
+                                    topBase[r] = newTop
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            start = end
+        }
+        var total = 0.0
+        for r in rows.indices { total += log(sums[r]) + Double(top[r]) - Double(target[r]) }
+        return (total, rows.count)
     }
 
     /// Σ −log softmax(logits[t])[labels[t]] over the rows: per row, the max,
-    /// e^{x−max} with the vectorised eˣ (`TokenMath.exp`), summed in Double,
-    /// then log; rows across the cores.
+    /// then Σ e^{x−max} by the vectorised eˣ (`TokenMath`), then log; rows
+    /// across the cores.
     static func negativeLogLikelihood(logits: Matrix<Float>, labels: [Int]) -> Double {
         negativeLogLikelihood(logits: logits, rows: Array(labels.indices), labels: labels)
     }
@@ -244,19 +270,11 @@ public final class LlamaDecoder: @unchecked Sendable {
             partial.withUnsafeMutableBufferPointer { out in
                 nonisolated(unsafe) let (logitsBase, sums) = (p.baseAddress!, out.baseAddress!)
                 Backend.forEachChunk(chunks) { chunk in
-                    var shifted = [Float](repeating: 0, count: vocabulary)
                     var total = 0.0
                     for t in (count * chunk / chunks)..<(count * (chunk + 1) / chunks) {
-                        let row = logitsBase + rows[t] * vocabulary
-                        var top = -Float.infinity
-                        for j in 0..<vocabulary { top = Swift.max(top, row[j]) }
-                        shifted.withUnsafeMutableBufferPointer { e in
-                            for j in 0..<vocabulary { e[j] = row[j] - top }
-                            TokenMath.exp(e)
-                        }
-                        var sum = 0.0
-                        for value in shifted { sum += Double(value) }
-                        total += log(sum) + Double(top) - Double(row[labels[t]])
+                        let row = UnsafeBufferPointer(start: logitsBase + rows[t] * vocabulary, count: vocabulary)
+                        let top = TokenMath.maximum(row)
+                        total += log(TokenMath.shiftedExponentialSum(row, shift: top)) + Double(top) - Double(row[labels[t]])
                     }
                     sums[chunk] = total
                 }

@@ -100,6 +100,22 @@ struct TokenMathTests {
         }
     }
 
+    @Test("maximum and the shifted exponential sum (a softmax denominator) over lengths 0…3000", arguments: NativeKernel.available)
+    func softmaxParts(kernel: NativeKernel) {
+        NativeKernel.withCurrent(kernel) {
+            for count in [0, 1, 5, 16, 17, 33, 1023, 1024, 1025, 3000] {
+                let x = Matrix<Float>.random(rows: 1, columns: count, seed: UInt64(count)).elements.map { $0 * 20 }
+                x.withUnsafeBufferPointer { p in
+                    let top = TokenMath.maximum(p)
+                    #expect(top == (x.max() ?? -.infinity))
+                    let want = x.reduce(0.0) { $0 + Foundation.exp(Double($1) - Double(top)) }
+                    let got = TokenMath.shiftedExponentialSum(p, shift: top)
+                    #expect(abs(got - want) <= 1e-6 * max(want, 1), "count \(count): \(got) vs \(want)")
+                }
+            }
+        }
+    }
+
     @Test("empty inputs are no-ops")
     func empty() {
         var none: [Float] = []

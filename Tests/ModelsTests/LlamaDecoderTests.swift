@@ -43,8 +43,10 @@ struct LlamaDecoderTests {
             #expect(abs(nll.sum / Double(nll.count) - expected.mean_nll) < 1e-5)
             var x = try decoder.embed(batch)
             for i in 0..<decoder.blockCount { x = try decoder.block(i, x, batch: batch) }
-            let streamed = try decoder.negativeLogLikelihood(hidden: x, batch: batch, rowsPerStep: 3)
-            #expect(streamed.count == nll.count && abs(streamed.sum - nll.sum) < 1e-4, "row steps change nothing")
+            for step in [1, 3, 7, 1000] {
+                let streamed = try decoder.negativeLogLikelihood(hidden: x, batch: batch, columnsPerStep: step)
+                #expect(streamed.count == nll.count && abs(streamed.sum - nll.sum) < 1e-4, "vocabulary steps of \(step) change nothing")
+            }
             // One sequence alone gives the same rows as in the batch (positions restart, no leakage).
             let alone = try decoder.logits(try TokenBatch([expected.sequences[1]]))
             #expect((0..<alone.rows).allSatisfy { t in (0..<alone.columns).allSatisfy { abs(alone[t, $0] - logits[batch.offsets[1] + t, $0]) < 1e-5 } })

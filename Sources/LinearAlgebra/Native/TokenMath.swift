@@ -37,6 +37,19 @@ public enum TokenMath {
         entries.exp(base, x.count)
     }
 
+    /// The largest of the values (−∞ for none), on this thread.
+    public static func maximum(_ x: UnsafeBufferPointer<Float>) -> Float {
+        guard let base = x.baseAddress, x.count > 0 else { return -.infinity }
+        return entries.maximum(base, x.count)
+    }
+
+    /// Σ e^{xᵢ − shift} (the denominator of a softmax with its max as `shift`),
+    /// terms by the vectorised eˣ, partial sums in Double; on this thread.
+    public static func shiftedExponentialSum(_ x: UnsafeBufferPointer<Float>, shift: Float) -> Double {
+        guard let base = x.baseAddress else { return 0 }
+        return entries.shiftedExponentialSum(base, x.count, shift)
+    }
+
     /// Floats of scratch one `attention` call needs (on the current kernel build: its vectors set the padding).
     public static func attentionScratch(length: Int, dimension: Int) -> Int {
         entries.attentionScratch(length, dimension)
@@ -63,6 +76,8 @@ public enum TokenMath {
         var gelu, geluTanh, silu, exp: Elementwise
         var attention: Attention
         var attentionScratch: (Int, Int) -> Int
+        var maximum: (UnsafePointer<Float>, Int) -> Float
+        var shiftedExponentialSum: (UnsafePointer<Float>, Int, Float) -> Double
     }
 
     static var entries: Entries {
@@ -71,18 +86,21 @@ public enum TokenMath {
         case .avx512:
             typealias K = GEMMKernelsAVX512.TokenKernels
             return Entries(gelu: K.gelu, geluTanh: K.geluTanh, silu: K.silu, exp: K.exp, attention: K.attention,
-                           attentionScratch: { K.attentionScratch(length: $0, dimension: $1) })
+                           attentionScratch: { K.attentionScratch(length: $0, dimension: $1) }, maximum: K.maximum,
+                           shiftedExponentialSum: K.shiftedExponentialSum)
         #endif
         #if canImport(GEMMKernelsAVX2)
         case .avx2:
             typealias K = GEMMKernelsAVX2.TokenKernels
             return Entries(gelu: K.gelu, geluTanh: K.geluTanh, silu: K.silu, exp: K.exp, attention: K.attention,
-                           attentionScratch: { K.attentionScratch(length: $0, dimension: $1) })
+                           attentionScratch: { K.attentionScratch(length: $0, dimension: $1) }, maximum: K.maximum,
+                           shiftedExponentialSum: K.shiftedExponentialSum)
         #endif
         default:
             typealias K = GEMMKernels.TokenKernels
             return Entries(gelu: K.gelu, geluTanh: K.geluTanh, silu: K.silu, exp: K.exp, attention: K.attention,
-                           attentionScratch: { K.attentionScratch(length: $0, dimension: $1) })
+                           attentionScratch: { K.attentionScratch(length: $0, dimension: $1) }, maximum: K.maximum,
+                           shiftedExponentialSum: K.shiftedExponentialSum)
         }
     }
 
