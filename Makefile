@@ -65,12 +65,15 @@ demo: deps
 ## bench: Rankwise's backends beside numpy/scipy/scikit-learn in one run; table + bench-results/*.csv|json.
 BENCH_THREADS ?= $(shell nproc)
 BENCH_OUT ?= bench-results
+# The Python side runs under the heap policy the rankwise CLI and rankwise-bench set for themselves
+# (glibc: no block from its own mmap, the heap never trimmed), so both sides are timed alike.
+BENCH_HEAP ?= GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647
 
 bench: deps bench-setup
 	$(SWIFT) build -c release --product rankwise-bench
 	$(SWIFT) build -c release --product rankwise
 	.build/release/rankwise-bench --threads $(BENCH_THREADS) --output $(BENCH_OUT)
-	for ref in linalg eora gptq forward kernel merge gguf_dequant; do python3 Benchmarks/reference/$$ref.py --threads $(BENCH_THREADS) --output $(BENCH_OUT) || exit 1; done
+	for ref in linalg eora gptq forward kernel merge gguf_dequant; do env $(BENCH_HEAP) python3 Benchmarks/reference/$$ref.py --threads $(BENCH_THREADS) --output $(BENCH_OUT) || exit 1; done
 	python3 Benchmarks/report.py $(BENCH_OUT)
 
 ## bench-quick: a small subset (a couple of minutes).
@@ -78,7 +81,7 @@ bench-quick: deps bench-setup
 	$(SWIFT) build -c release --product rankwise-bench
 	$(SWIFT) build -c release --product rankwise
 	.build/release/rankwise-bench --quick --threads $(BENCH_THREADS) --output $(BENCH_OUT)
-	for ref in linalg eora gptq forward kernel merge gguf_dequant; do python3 Benchmarks/reference/$$ref.py --quick --threads $(BENCH_THREADS) --output $(BENCH_OUT) || exit 1; done
+	for ref in linalg eora gptq forward kernel merge gguf_dequant; do env $(BENCH_HEAP) python3 Benchmarks/reference/$$ref.py --quick --threads $(BENCH_THREADS) --output $(BENCH_OUT) || exit 1; done
 	python3 Benchmarks/report.py $(BENCH_OUT)
 
 ## bench-plot: PNG charts from the last bench run.

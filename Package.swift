@@ -136,6 +136,7 @@ let package = Package(
                 "ModelSurgery",
                 "Models",
                 "WeightFiles",
+                "CSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/rankwise-bench"

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSystem
 import Foundation
 import LinearAlgebra
 
@@ -87,6 +88,10 @@ struct RankwiseBenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        // The heap policy the rankwise CLI sets for itself (no block from its own mmap, the heap never
+        // trimmed), so timings are the CLI's; `make bench` runs the Python side under the same policy
+        // (GLIBC_TUNABLES), so neither side pays for re-faulting freed memory between steps.
+        _ = rankwise_keep_heap(0, Int32.max)
         if let threads { Backend.threadCount = threads }
         var bench = RankwiseBench(
             harness: Harness(repetitions: repetitions ?? (quick ? 3 : 5)),
@@ -95,6 +100,7 @@ struct RankwiseBenchCommand: ParsableCommand {
             maxNativeDecomposition: maxNativeDecomposition ?? (quick ? 512 : 2048),
             gemmSizes: gemmSizes?.values ?? (quick ? [256, 512, 1024] : [256, 512, 1024, 2048, 4096]),
             decompositionSizes: decompositionSizes?.values ?? (quick ? [256, 512] : [512, 1024, 2048]))
+        bench.output = URL(fileURLWithPath: output)
         let suites = Set(suites.values)
         warmUpThreads()
         do {
@@ -108,7 +114,10 @@ struct RankwiseBenchCommand: ParsableCommand {
                 try bench.gptq()
                 try bench.gptqQuality()
             }
-            if suites.contains(.forward) { try bench.forward() }
+            if suites.contains(.forward) {
+                try bench.forward()
+                try bench.forwardSmolLM2()
+            }
             if suites.contains(.kernel) { try bench.kernel() }
             if suites.contains(.gguf) { try bench.gguf() }
             try bench.write(to: URL(fileURLWithPath: output))
@@ -129,7 +138,7 @@ enum Suite: String, CaseIterable, ExpressibleByArgument {
             "rsvd": "rank-128 randomized SVD",
             "eora": "exact and fast EoRA on one 4-bit layer",
             "gptq": "GPTQ (4-bit, groups of 128) and SparseGPT (50 %) of one layer",
-            "forward": "all-MiniLM-L6-v2 sentence embeddings (needs make test-models)",
+            "forward": "all-MiniLM-L6-v2 sentence embeddings, SmolLM2-135M NLL (needs make test-models)",
             "kernel": "exact kernel ridge and Nyström ridge",
             "gguf": "GGUF dequantization of a 49152×576 tensor per block format",
         ]
@@ -171,6 +180,8 @@ struct RankwiseBench {
     let maxNativeDecomposition: Int
     var gemmSizes: [Int]
     var decompositionSizes: [Int]
+    /// The results folder (rows that share prepared inputs with the Python side keep them here).
+    var output = URL(fileURLWithPath: "bench-results")
     /// The quality table of the gptq suite (no timings): written to swift.json as `quality`.
     var quality: [QualityRow] = []
 
@@ -222,6 +233,7 @@ struct RankwiseBench {
             "instruction_sets": diagnostics.instructionSets.joined(separator: ","),
             "openblas_core": diagnostics.openBLAS?.core ?? "none",
             "openblas_coretype_env": diagnostics.openBLAS?.coretypeEnvironment ?? "unset",
+            "heap": "glibc mmap_max 0, trim_threshold 2147483647 (as the rankwise CLI)",
             "load_average": (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "",
         ], records: harness.records, quality: quality)
         let encoder = JSONEncoder()

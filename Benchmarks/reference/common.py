@@ -51,4 +51,5 @@ class Harness:
     def write(self, output, name, meta):
         os.makedirs(output, exist_ok=True)
         with open(os.path.join(output, name), "w") as f:
+            meta = dict(meta, glibc_tunables=os.environ.get("GLIBC_TUNABLES", "unset"))
             json.dump({"meta": meta, "records": self.records}, f, indent=2, sort_keys=True)

@@ -1,7 +1,12 @@
-"""numpy side of rankwise-bench's forward suite: all-MiniLM-L6-v2 sentence
-embeddings (float32, batched: the sequences all have the same length, so no
-padding) over the same deterministic token ids, from the model fetched by
-`make test-models`. Skipped with a note when the model is not there."""
+"""numpy side of rankwise-bench's forward suite, float32, batched, over the same
+deterministic token ids as the Swift side:
+- all-MiniLM-L6-v2 sentence embeddings (the sequences all have the same length,
+  so no padding), from the model fetched by `make test-models`;
+- SmolLM2-135M's summed next-token NLL of 4 x 512 tokens (every block, final
+  norm, tied head, log-softmax), from the F32 safetensors and config.json that
+  rankwise-bench converts from the wheel's GGUF into <output>/forward-data/smollm2
+  (so run the Swift side first, as `make bench` does).
+Each is skipped with a note when its model is not there."""
 import json
 import math
 import os
@@ -67,6 +72,56 @@ def embeddings(W, cfg, ids):
     return mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
 
 
+def rms(x, w, eps):
+    return x / np.sqrt((x * x).mean(-1, keepdims=True) + np.float32(eps)) * w
+
+
+def llama_nll(W, cfg, ids):
+    """Hugging Face's LlamaForCausalLM forward (pre-RMSNorm blocks, rotate-half RoPE with float32
+    angles, grouped-query causal attention, SiLU-gated MLP), then the mean NLL of the shifted labels."""
+    B, S = ids.shape
+    H, heads, kv = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    d = cfg.get("head_dim") or H // heads
+    eps = cfg["rms_norm_eps"]
+    inv = (1.0 / (cfg.get("rope_theta", 10000.0) ** (np.arange(0, d, 2, dtype=np.float64) / d))).astype(np.float32)
+    angles = np.arange(S, dtype=np.float32)[:, None] * inv[None, :]
+    cos, sin = np.cos(angles), np.sin(angles)
+    mask = np.triu(np.full((S, S), -np.inf, dtype=np.float32), 1)
+
+    def rope(t):  # [B, h, S, d]
+        a, b = t[..., : d // 2], t[..., d // 2:]
+        return np.concatenate([a * cos - b * sin, b * cos + a * sin], axis=-1)
+
+    x = W["model.embed_tokens.weight"][ids].reshape(B * S, H)
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        a = rms(x, W[p + "input_layernorm.weight"], eps)
+        q = rope((a @ W[p + "self_attn.q_proj.weight"].T).reshape(B, S, heads, d).transpose(0, 2, 1, 3))
+        k = rope((a @ W[p + "self_attn.k_proj.weight"].T).reshape(B, S, kv, d).transpose(0, 2, 1, 3))
+        v = (a @ W[p + "self_attn.v_proj.weight"].T).reshape(B, S, kv, d).transpose(0, 2, 1, 3)
+        k = np.ascontiguousarray(np.repeat(k, heads // kv, axis=1).transpose(0, 1, 3, 2))
+        v = np.ascontiguousarray(np.repeat(v, heads // kv, axis=1))
+        s = np.ascontiguousarray(q) @ k / np.float32(math.sqrt(d)) + mask
+        s = np.exp(s - s.max(-1, keepdims=True))
+        s /= s.sum(-1, keepdims=True)
+        x = x + (s @ v).transpose(0, 2, 1, 3).reshape(B * S, heads * d) @ W[p + "self_attn.o_proj.weight"].T
+        m = rms(x, W[p + "post_attention_layernorm.weight"], eps)
+        g = m @ W[p + "mlp.gate_proj.weight"].T
+        x = x + (g / (1 + np.exp(-g)) * (m @ W[p + "mlp.up_proj.weight"].T)) @ W[p + "mlp.down_proj.weight"].T
+    x = rms(x, W["model.norm.weight"], eps)
+    head = W.get("lm_head.weight", W["model.embed_tokens.weight"])
+    total, terms = 0.0, 0
+    for b in range(B):
+        for start in range(0, S - 1, 256):  # the logits 256 rows at a time, as the Swift side
+            end = min(start + 256, S - 1)
+            logits = x[b * S + start: b * S + end] @ head.T
+            top = logits.max(-1, keepdims=True)
+            lse = np.log(np.exp(logits - top).sum(-1, dtype=np.float64)) + top[:, 0]
+            total += float((lse - logits[np.arange(end - start), ids[b, start + 1: end + 1]]).sum())
+            terms += end - start
+    return total / terms
+
+
 def main():
     harness = Harness(args["repetitions"])
     if not os.path.exists(os.path.join(MODEL, "model.safetensors")):
@@ -78,6 +133,17 @@ def main():
         V = cfg["vocab_size"]
         ids = np.array([[101] + [1000 + (s * 7919 + t * 104729) % (V - 1000) for t in range(1, length - 1)] + [102] for s in range(count)])
         harness.measure("forward", "minilm embeddings", "float32", f"{count}x{length} tokens", "numpy", lambda: embeddings(W, cfg, ids))
+    smol = os.path.join(args["output"], "forward-data", "smollm2")
+    if not os.path.exists(os.path.join(smol, "model.safetensors")):
+        print(f"forward: {smol} is missing (rankwise-bench --suites forward writes it from the SmolLM2 GGUF); skipped", file=sys.stderr)
+    else:
+        cfg = json.load(open(os.path.join(smol, "config.json")))
+        W = load(os.path.join(smol, "model.safetensors"))
+        count, length = (1, 256) if args["quick"] else (4, 512)
+        V = cfg["vocab_size"]
+        ids = np.array([[101] + [1000 + (s * 7919 + t * 104729) % (V - 1000) for t in range(1, length - 1)] + [102] for s in range(count)])
+        print(f"forward: SmolLM2 mean NLL {llama_nll(W, cfg, ids)} (numpy)", file=sys.stderr)
+        harness.measure("forward", "smollm2 nll", "float32", f"{count}x{length} tokens", "numpy", lambda: llama_nll(W, cfg, ids))
     harness.write(args["output"], "reference-forward.json", {"numpy": np.__version__})
 
 
