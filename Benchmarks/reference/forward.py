@@ -11,6 +11,7 @@ import json
 import math
 import os
 import struct
+import subprocess
 import sys
 
 from common import Harness, limit_threads, parse_args
@@ -124,6 +125,8 @@ def llama_nll(W, cfg, ids):
 
 def main():
     harness = Harness(args["repetitions"])
+    # First, while this process is small: a forked child's peak RSS starts from its parent's.
+    calibrate_rows(harness)
     if not os.path.exists(os.path.join(MODEL, "model.safetensors")):
         print(f"forward: all-MiniLM-L6-v2 is not in {MODEL} (make test-models); skipped", file=sys.stderr)
     else:
@@ -145,6 +148,43 @@ def main():
         print(f"forward: SmolLM2 mean NLL {llama_nll(W, cfg, ids)} (numpy)", file=sys.stderr)
         harness.measure("forward", "smollm2 nll", "float32", f"{count}x{length} tokens", "numpy", lambda: llama_nll(W, cfg, ids))
     harness.write(args["output"], "reference-forward.json", {"numpy": np.__version__})
+
+
+def calibrate_rows(harness):
+    """`rankwise calibrate` on both models as a user runs it (the built CLI, a fresh child per run): time
+    and peak RSS. The text is the SmolLM2 wheel's LICENSE.txt (MiniLM: its non-empty lines, eight times,
+    one input each; SmolLM2: 16 random windows of 512 tokens, as GPTQ samples)."""
+    rankwise = ".build/release/rankwise"
+    license_file = os.path.join(CACHE, "smollm2", "LICENSE.txt")
+    if not os.path.exists(rankwise) or not os.path.exists(license_file):
+        print("forward: calibrate rows need .build/release/rankwise and make test-models; skipped", file=sys.stderr)
+        return
+    folder = os.path.join(args["output"], "forward-data")
+    os.makedirs(folder, exist_ok=True)
+    lines = [line for line in open(license_file, encoding="utf-8").read().splitlines() if line.strip()]
+    text = os.path.join(folder, "calibration.txt")
+    with open(text, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines * 8) + "\n")
+    threads = ["--threads", str(args["threads"])] if args["threads"] else []
+    cases = [("calibrate minilm", f"{len(lines) * 8} lines", [os.path.join(CACHE, "minilm")]),
+             ("calibrate smollm2", "16x512 tokens", [os.path.join(CACHE, "smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+                                                    "--samples", "16", "--seq-len", "512"])]
+    for operation, size, model in cases:
+        command = [rankwise, "calibrate", "--model", model[0], *model[1:], "--text", text, "-q", *threads,
+                   "-o", os.path.join(folder, "calibration.safetensors")]
+        peak = []
+
+        def run():
+            process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+            _, status, usage = os.wait4(process.pid, 0)
+            if status != 0:
+                sys.exit(f"forward.py: {' '.join(command)} failed with status {status}")
+            peak.append(usage.ru_maxrss / 1024)
+
+        harness.measure("forward", operation, "float32", size, "openblas", run)
+        record = harness.records[-1]
+        record["metric"], record["metricName"] = max(peak), "peak RSS MB"
+        print(f"  peak RSS {max(peak):.0f} MB", file=sys.stderr)
 
 
 main()
