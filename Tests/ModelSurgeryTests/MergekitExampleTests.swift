@@ -217,6 +217,13 @@ struct MergekitExampleTests {
         }
     }
 
+    /// The merged tensor `output` equals slerp(orca's `input`, Platypus's `input`, t) at float16 rounding.
+    static func expectSlerp(_ merged: Checkpoint, _ output: String, from input: String? = nil, t: Double, in dir: URL) throws {
+        let input = input ?? output
+        let expected = try Slerp(t: t).merge(try tensor(platypus, input, in: dir), base: try tensor(orca, input, in: dir))
+        #expect(try merged.array(output, as: Float.self) == f16(expected), "\(output) from \(input) at t = \(t)")
+    }
+
     @Test("gradient-slerp.yml: one slice of two 40-layer sources, t filtered by module and graded over the layers")
     func gradientSlerp() throws {
         let dir = try Self.models()
@@ -252,15 +259,10 @@ struct MergekitExampleTests {
             #expect(abs(Self.gradient([1, 0.5, 0.7, 0.3, 0], layer: layer, of: 40) - mlp) < 1e-12)
             for (part, t) in [("self_attn.k_proj", Self.gradient([0, 0.5, 0.3, 0.7, 1], layer: layer, of: 40)),
                               ("mlp.gate_proj", Self.gradient([1, 0.5, 0.7, 0.3, 0], layer: layer, of: 40)), ("input_layernorm", 0.5)] {
-                let name = "model.layers.\(layer).\(part).weight"
-                let expected = try Slerp(t: t).merge(try Self.tensor(Self.platypus, name, in: dir), base: try Self.tensor(Self.orca, name, in: dir))
-                #expect(try merged.array(name, as: Float.self) == Self.f16(expected), "\(name) at t = \(t)")
+                try Self.expectSlerp(merged, "model.layers.\(layer).\(part).weight", t: t, in: dir)
             }
         }
-        for name in ["model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"] {
-            let expected = try Slerp(t: 0.5).merge(try Self.tensor(Self.platypus, name, in: dir), base: try Self.tensor(Self.orca, name, in: dir))
-            #expect(try merged.array(name, as: Float.self) == Self.f16(expected), "\(name)")
-        }
+        for name in ["model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"] { try Self.expectSlerp(merged, name, t: 0.5, in: dir) }
         // t = 0 is the base, t = 1 the other model (to float16 rounding).
         let q0 = "model.layers.0.self_attn.q_proj.weight", q39 = "model.layers.39.self_attn.q_proj.weight"
         #expect(try merged.array(q0, as: Float.self) == Self.f16(try Self.tensor(Self.orca, q0, in: dir)))
@@ -318,15 +320,10 @@ struct MergekitExampleTests {
             for (part, t) in [("self_attn.v_proj", Self.gradient([0, 0.5, 0.3, 0.7, 1], layer: index, of: count)),
                               ("mlp.down_proj", o < 24 ? Self.gradient([1, 0.5, 0.7, 0.3, 0], layer: index, of: count) : 0.9),
                               ("post_attention_layernorm", 0.5)] {
-                let input = "model.layers.\(source).\(part).weight"
-                let expected = try Slerp(t: t).merge(try Self.tensor(Self.platypus, input, in: dir), base: try Self.tensor(Self.orca, input, in: dir))
-                #expect(try merged.array("model.layers.\(o).\(part).weight", as: Float.self) == Self.f16(expected), "output layer \(o) \(part) at t = \(t)")
+                try Self.expectSlerp(merged, "model.layers.\(o).\(part).weight", from: "model.layers.\(source).\(part).weight", t: t, in: dir)
             }
         }
-        for name in ["model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"] {
-            let expected = try Slerp(t: 0.5).merge(try Self.tensor(Self.platypus, name, in: dir), base: try Self.tensor(Self.orca, name, in: dir))
-            #expect(try merged.array(name, as: Float.self) == Self.f16(expected), "\(name)")
-        }
+        for name in ["model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"] { try Self.expectSlerp(merged, name, t: 0.5, in: dir) }
         #expect(try Self.config(out)["num_hidden_layers"] as? Int == 44)
     }
 
