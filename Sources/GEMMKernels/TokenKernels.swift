@@ -17,78 +17,86 @@ public enum TokenKernels {
     /// x ← x·Φ(x) = x/2·(1 + erf(x/√2)) for `count` values at `p`.
     @inline(never)
     public static func gelu(_ p: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i + w <= count { store(geluVector(load(p + i)), p + i); i += w }
-        if i < count { storeTail(geluVector(loadTail(p + i, count - i)), p + i, count - i) }
+        elementwise(GELU.self, p, count)
     }
 
-    /// GELU of one vector.
-    @inline(__always)
-    static func geluVector(_ x: V) -> V {
-        let z = x * V(repeating: 0.70710678118654752)
-        let a = absolute(z)
-        let s = a * a
-        // erf(a) for small a.
-        var small = V(repeating: -6.218503337e-04)
-        small = multiplyAdd(V(repeating: 5.035122163e-03), small, s)
-        small = multiplyAdd(V(repeating: -2.679345259e-02), small, s)
-        small = multiplyAdd(V(repeating: 1.128251045e-01), small, s)
-        small = multiplyAdd(V(repeating: -3.761255584e-01), small, s)
-        small = multiplyAdd(V(repeating: 1.128379158e+00), small, s)
-        small *= a
-        // erfc(a) for large a.
-        let t = V(repeating: 1) / multiplyAdd(V(repeating: 1), a, V(repeating: 0.5))
-        var large = V(repeating: 6.670633380e-02)
-        large = multiplyAdd(V(repeating: -1.391725046e-01), large, t)
-        large = multiplyAdd(V(repeating: -3.807800012e-02), large, t)
-        large = multiplyAdd(V(repeating: 1.535725850e-01), large, t)
-        large = multiplyAdd(V(repeating: 1.357210443e-01), large, t)
-        large = multiplyAdd(V(repeating: 2.593651973e-01), large, t)
-        large = multiplyAdd(V(repeating: 2.798829906e-01), large, t)
-        large = multiplyAdd(V(repeating: 2.823052605e-01), large, t)
-        large = multiplyAdd(V(repeating: -8.376424582e-06), large, t)
-        large *= exponential(-s)
-        // erfc is below Float's range past 10 (the fit's constant term is not 0 and eˣ is clamped there).
-        large.replace(with: 0, where: a .> V(repeating: 10))
-        // 1 + erf(z): 1 ± erf(a) where a is small; 2 − erfc(a) or erfc(a) where it is large.
-        let isSmall = a .<= V(repeating: 0.875), isNegative = z .< V()
-        let one = V(repeating: 1)
-        var onePlusErf = (one - large) + one
-        onePlusErf.replace(with: large, where: isNegative)
-        onePlusErf.replace(with: one + small, where: isSmall .& .!isNegative)
-        onePlusErf.replace(with: one - small, where: isSmall .& isNegative)
-        return V(repeating: 0.5) * x * onePlusErf
+    /// GELU per vector.
+    enum GELU: VectorFunction {
+        @inline(__always)
+        static func apply(_ x: V) -> V {
+            let z = x * V(repeating: 0.70710678118654752)
+            let a = absolute(z)
+            let s = a * a
+            // erf(a) for small a.
+            var small = V(repeating: -6.218503337e-04)
+            small = multiplyAdd(V(repeating: 5.035122163e-03), small, s)
+            small = multiplyAdd(V(repeating: -2.679345259e-02), small, s)
+            small = multiplyAdd(V(repeating: 1.128251045e-01), small, s)
+            small = multiplyAdd(V(repeating: -3.761255584e-01), small, s)
+            small = multiplyAdd(V(repeating: 1.128379158e+00), small, s)
+            small *= a
+            // erfc(a) for large a.
+            let t = V(repeating: 1) / multiplyAdd(V(repeating: 1), a, V(repeating: 0.5))
+            var large = V(repeating: 6.670633380e-02)
+            large = multiplyAdd(V(repeating: -1.391725046e-01), large, t)
+            large = multiplyAdd(V(repeating: -3.807800012e-02), large, t)
+            large = multiplyAdd(V(repeating: 1.535725850e-01), large, t)
+            large = multiplyAdd(V(repeating: 1.357210443e-01), large, t)
+            large = multiplyAdd(V(repeating: 2.593651973e-01), large, t)
+            large = multiplyAdd(V(repeating: 2.798829906e-01), large, t)
+            large = multiplyAdd(V(repeating: 2.823052605e-01), large, t)
+            large = multiplyAdd(V(repeating: -8.376424582e-06), large, t)
+            large *= exponential(-s)
+            // erfc is below Float's range past 10 (the fit's constant term is not 0 and eˣ is clamped there).
+            large.replace(with: 0, where: a .> V(repeating: 10))
+            // 1 + erf(z): 1 ± erf(a) where a is small; 2 − erfc(a) or erfc(a) where it is large.
+            let isSmall = a .<= V(repeating: 0.875), isNegative = z .< V()
+            let one = V(repeating: 1)
+            var onePlusErf = (one - large) + one
+            onePlusErf.replace(with: large, where: isNegative)
+            onePlusErf.replace(with: one + small, where: isSmall .& .!isNegative)
+            onePlusErf.replace(with: one - small, where: isSmall .& isNegative)
+            return V(repeating: 0.5) * x * onePlusErf
+        }
     }
 
     /// x ← x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³))), written as x / (1 + e^{−2u}).
     @inline(never)
     public static func geluTanh(_ p: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i + w <= count { store(geluTanhVector(load(p + i)), p + i); i += w }
-        if i < count { storeTail(geluTanhVector(loadTail(p + i, count - i)), p + i, count - i) }
+        elementwise(GELUTanh.self, p, count)
     }
 
-    /// GELU's tanh form of one vector.
-    @inline(__always)
-    static func geluTanhVector(_ x: V) -> V {
-        let u = V(repeating: 0.7978845608028654) * multiplyAdd(x, V(repeating: 0.044715) * x, x * x)
-        return x / (V(repeating: 1) + exponential(V(repeating: -2) * u))
+    /// GELU's tanh form per vector.
+    enum GELUTanh: VectorFunction {
+        @inline(__always)
+        static func apply(_ x: V) -> V {
+            let u = V(repeating: 0.7978845608028654) * multiplyAdd(x, V(repeating: 0.044715) * x, x * x)
+            return x / (V(repeating: 1) + exponential(V(repeating: -2) * u))
+        }
     }
 
     /// x ← x·σ(x) = x / (1 + e^{−x}).
     @inline(never)
     public static func silu(_ p: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i + w <= count { let x = load(p + i); store(x / (V(repeating: 1) + exponential(-x)), p + i); i += w }
-        if i < count { let x = loadTail(p + i, count - i); storeTail(x / (V(repeating: 1) + exponential(-x)), p + i, count - i) }
+        elementwise(SiLU.self, p, count)
+    }
+
+    /// SiLU per vector.
+    enum SiLU: VectorFunction {
+        @inline(__always)
+        static func apply(_ x: V) -> V { x / (V(repeating: 1) + exponential(-x)) }
     }
 
     /// x ← eˣ (the vectorised exponential the other kernels use; for tests).
     @inline(never)
     public static func exp(_ p: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i + w <= count { store(exponential(load(p + i)), p + i); i += w }
-        if i < count { storeTail(exponential(loadTail(p + i, count - i)), p + i, count - i) }
+        elementwise(Exponential.self, p, count)
+    }
+
+    /// eˣ per vector.
+    enum Exponential: VectorFunction {
+        @inline(__always)
+        static func apply(_ x: V) -> V { exponential(x) }
     }
 
     /// The largest of `count` (> 0) values (NaN-free input assumed).
@@ -319,16 +327,20 @@ func exponential(_ x: V) -> V {
     return expR * unsafeBitCast(bits, to: V.self)
 }
 
-/// The first `count` (< w) values at p, zero-padded to a vector.
-@inline(__always)
-func loadTail(_ p: UnsafeMutablePointer<Float>, _ count: Int) -> V {
-    var x = V()
-    for lane in 0..<count { x[lane] = p[lane] }
-    return x
+/// A function of one vector, applied by `elementwise` (a type, so that each use is specialised
+/// and inlined; a closure argument was not inlined and cost half the speed).
+protocol VectorFunction {
+    static func apply(_ x: V) -> V
 }
 
-/// Stores the first `count` (< w) lanes of x at p.
+/// p[i] ← F(p[i]) for `count` values: whole vectors, then the tail zero-padded to one.
 @inline(__always)
-func storeTail(_ x: V, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
-    for lane in 0..<count { p[lane] = x[lane] }
+func elementwise<F: VectorFunction>(_: F.Type, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+    var i = 0
+    while i + w <= count { store(F.apply(load(p + i)), p + i); i += w }
+    guard i < count else { return }
+    var tail = V()
+    for lane in 0..<(count - i) { tail[lane] = p[i + lane] }
+    let result = F.apply(tail)
+    for lane in 0..<(count - i) { p[i + lane] = result[lane] }
 }
