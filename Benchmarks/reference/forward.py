@@ -123,6 +123,17 @@ def llama_nll(W, cfg, ids):
     return total / terms
 
 
+def bench_ids(count, length, vocabulary):
+    """The token ids rankwise-bench generates too (RankwiseBench.benchIDs): sentence s, position t."""
+    return np.array([[101] + [1000 + (s * 7919 + t * 104729) % (vocabulary - 1000) for t in range(1, length - 1)] + [102]
+                     for s in range(count)])
+
+
+def model(folder):
+    """config.json and the F32 tensors of model.safetensors in `folder`."""
+    return json.load(open(os.path.join(folder, "config.json"))), load(os.path.join(folder, "model.safetensors"))
+
+
 def main():
     harness = Harness(args["repetitions"])
     # First, while this process is small: a forked child's peak RSS starts from its parent's.
@@ -130,21 +141,17 @@ def main():
     if not os.path.exists(os.path.join(MODEL, "model.safetensors")):
         print(f"forward: all-MiniLM-L6-v2 is not in {MODEL} (make test-models); skipped", file=sys.stderr)
     else:
-        cfg = json.load(open(os.path.join(MODEL, "config.json")))
-        W = load(os.path.join(MODEL, "model.safetensors"))
+        cfg, W = model(MODEL)
         count, length = (64, 64) if args["quick"] else (256, 64)
-        V = cfg["vocab_size"]
-        ids = np.array([[101] + [1000 + (s * 7919 + t * 104729) % (V - 1000) for t in range(1, length - 1)] + [102] for s in range(count)])
+        ids = bench_ids(count, length, cfg["vocab_size"])
         harness.measure("forward", "minilm embeddings", "float32", f"{count}x{length} tokens", "numpy", lambda: embeddings(W, cfg, ids))
     smol = os.path.join(args["output"], "forward-data", "smollm2")
     if not os.path.exists(os.path.join(smol, "model.safetensors")):
         print(f"forward: {smol} is missing (rankwise-bench --suites forward writes it from the SmolLM2 GGUF); skipped", file=sys.stderr)
     else:
-        cfg = json.load(open(os.path.join(smol, "config.json")))
-        W = load(os.path.join(smol, "model.safetensors"))
+        cfg, W = model(smol)
         count, length = (1, 256) if args["quick"] else (4, 512)
-        V = cfg["vocab_size"]
-        ids = np.array([[101] + [1000 + (s * 7919 + t * 104729) % (V - 1000) for t in range(1, length - 1)] + [102] for s in range(count)])
+        ids = bench_ids(count, length, cfg["vocab_size"])
         print(f"forward: SmolLM2 mean NLL {llama_nll(W, cfg, ids)} (numpy)", file=sys.stderr)
         harness.measure("forward", "smollm2 nll", "float32", f"{count}x{length} tokens", "numpy", lambda: llama_nll(W, cfg, ids))
     harness.write(args["output"], "reference-forward.json", {"numpy": np.__version__})
@@ -153,7 +160,7 @@ def main():
 def calibrate_rows(harness):
     """`rankwise calibrate` on both models as a user runs it (the built CLI, a fresh child per run): time
     and peak RSS. The text is the SmolLM2 wheel's LICENSE.txt (MiniLM: its non-empty lines, eight times,
-    one input each; SmolLM2: 16 random windows of 512 tokens, as GPTQ samples)."""
+    one input each; SmolLM2: 16 random windows of 512 tokens, as GPTQ samples; --quick: 4 of 256)."""
     rankwise = ".build/release/rankwise"
     license_file = os.path.join(CACHE, "smollm2", "LICENSE.txt")
     if not os.path.exists(rankwise) or not os.path.exists(license_file):
@@ -166,9 +173,10 @@ def calibrate_rows(harness):
     with open(text, "w", encoding="utf-8") as f:
         f.write("\n".join(lines * 8) + "\n")
     threads = ["--threads", str(args["threads"])] if args["threads"] else []
+    samples, length = (4, 256) if args["quick"] else (16, 512)
     cases = [("calibrate minilm", f"{len(lines) * 8} lines", [os.path.join(CACHE, "minilm")]),
-             ("calibrate smollm2", "16x512 tokens", [os.path.join(CACHE, "smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
-                                                    "--samples", "16", "--seq-len", "512"])]
+             ("calibrate smollm2", f"{samples}x{length} tokens", [os.path.join(CACHE, "smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+                                                                 "--samples", str(samples), "--seq-len", str(length)])]
     for operation, size, model in cases:
         command = [rankwise, "calibrate", "--model", model[0], *model[1:], "--text", text, "-q", *threads,
                    "-o", os.path.join(folder, "calibration.safetensors")]
