@@ -23,26 +23,27 @@ struct BlockReflector<T: Scalar> {
             vt[c * length + c] = 1
             for i in (c + 1)..<length { vt[c * length + i] = tail(c, i) }
         }
-        // T[c][c] = τ_c; T[0..<c][c] = −τ_c T[0..<c][0..<c] (V[:, 0..<c]ᵀ v_c).
+        // T[c][c] = τ_c; T[0..<c][c] = −τ_c T[0..<c][0..<c] (V[:, 0..<c]ᵀ v_c). The inner products
+        // S = VᵀV come from one GEMM (v_c is zero before c, so the full products are the ones wanted);
+        // only the O(b³) triangular recurrence is left to scalar code.
+        var products = [T](repeating: 0, count: count * count)
+        if count > 1 {
+            vt.withUnsafeBufferPointer { v in
+                products.withUnsafeMutableBufferPointer { sp in
+                    NativeGEMM.multiply(transposeA: false, transposeB: true, m: count, n: count, k: length, alpha: 1,
+                                        a: v.baseAddress!, lda: length, b: v.baseAddress!, ldb: length, beta: 0, c: sp.baseAddress!, ldc: count)
+                }
+            }
+        }
         var t = [T](repeating: 0, count: count * count)
-        var products = [T](repeating: 0, count: count)
-        vt.withUnsafeBufferPointer { v in
-            for c in 0..<count {
-                let tau = taus[taus.startIndex + c]
-                t[c * count + c] = tau
-                guard c > 0, tau != 0 else { continue }
-                let vc = v.baseAddress! + c * length
-                for q in 0..<c {
-                    let vq = v.baseAddress! + q * length
-                    var sum: T = 0
-                    for i in c..<length { sum += vq[i] * vc[i] }
-                    products[q] = sum
-                }
-                for q in 0..<c {
-                    var sum: T = 0
-                    for r in q..<c { sum += t[q * count + r] * products[r] }
-                    t[q * count + c] = -tau * sum
-                }
+        for c in 0..<count {
+            let tau = taus[taus.startIndex + c]
+            t[c * count + c] = tau
+            guard c > 0, tau != 0 else { continue }
+            for q in 0..<c {
+                var sum: T = 0
+                for r in q..<c { sum += t[q * count + r] * products[r * count + c] }
+                t[q * count + c] = -tau * sum
             }
         }
         self.vt = vt
@@ -61,17 +62,13 @@ struct BlockReflector<T: Scalar> {
                 NativeGEMM.multiply(transposeA: false, transposeB: true, m: rows, n: b, k: length, alpha: 1,
                                     a: x, lda: ldx, b: v.baseAddress!, ldb: length, beta: 0, c: pp.baseAddress!, ldc: b)
             }
-            // Y = P M, row by row.
-            for i in 0..<rows {
-                let pi = i * b
-                for c in 0..<b {
-                    var sum: T = 0
-                    if transposedT {
-                        for q in c..<b { sum += p[pi + q] * t[c * b + q] }
-                    } else {
-                        for q in 0...c { sum += p[pi + q] * t[q * b + c] }
+            // Y = P M (a GEMM with k = b: the rows × b² products at GEMM speed, not one dot product each).
+            t.withUnsafeBufferPointer { tp in
+                p.withUnsafeBufferPointer { pp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        NativeGEMM.multiply(transposeA: false, transposeB: transposedT, m: rows, n: b, k: b, alpha: 1,
+                                            a: pp.baseAddress!, lda: b, b: tp.baseAddress!, ldb: b, beta: 0, c: yp.baseAddress!, ldc: b)
                     }
-                    y[pi + c] = sum
                 }
             }
             y.withUnsafeBufferPointer { yp in

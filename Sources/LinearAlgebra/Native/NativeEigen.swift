@@ -188,7 +188,7 @@ enum NativeEigen {
     /// eigenvectors U of the tridiagonal matrix as rows, and Uᵀ Qᵀ has those
     /// of the original matrix as rows.
     ///
-    /// Blocked, from the last reflectors to the first: a block of b
+    /// Blocked (b = 64), from the last reflectors to the first: a block of b
     /// consecutive reflectors is H_{j+b−1}⋯H_j = I − V Tᵀ Vᵀ (compact WY), so
     /// Zᵀ ← Zᵀ (I − V Tᵀ Vᵀ) is two GEMMs over columns j + 1 on. From the
     /// identity only rows j + 1 on change too, ≈ (4/3)n³ flops; on a full
@@ -196,7 +196,7 @@ enum NativeEigen {
     static func applyReflectors<T: Scalar>(_ a: UnsafeMutablePointer<T>, n: Int, taus: [T], zt: UnsafeMutablePointer<T>, identity: Bool) {
         let reflectors = Swift.max(n - 2, 0)
         guard reflectors > 0 else { return }
-        let blockSize = 32
+        let blockSize = 64
         for first in stride(from: ((reflectors - 1) / blockSize) * blockSize, through: 0, by: -blockSize) {
             let b = Swift.min(blockSize, reflectors - first)
             let s = first + 1, size = n - s                 // the block acts on indices s..<n
