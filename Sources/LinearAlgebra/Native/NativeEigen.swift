@@ -102,7 +102,10 @@ enum NativeEigen {
         let partials = UnsafeMutablePointer<T>.allocate(capacity: threads * n)
         // The panel's reflectors v_c and their w_c, row c over absolute indices first+1..<n.
         let vp = UnsafeMutablePointer<T>.allocate(capacity: panel * n), wp = UnsafeMutablePointer<T>.allocate(capacity: panel * n)
-        defer { partials.deallocate(); vp.deallocate(); wp.deallocate() }
+        // Per reflector: the panel's coefficients, two groups of `panel`.
+        let coefficients = UnsafeMutablePointer<T>.allocate(capacity: 2 * panel)
+        coefficients.initialize(repeating: 0, count: 2 * panel)
+        defer { partials.deallocate(); vp.deallocate(); wp.deallocate(); coefficients.deallocate() }
         let build = NativeKernel.current
         // partials[0..<n−first] ← A[first..<n, first..<n]·v from its lower triangle (`SymmetricProduct`), rows
         // cut into one band of equal triangle area per thread.
@@ -128,9 +131,13 @@ enum NativeEigen {
                 let k = first + c, size = n - k - 1
                 // Row k, columns k..<n, brought up to date with the panel so far.
                 let row = a + k * n
-                for q in 0..<c {
-                    let vq = vRow(q), wq = wRow(q), vk = vq[k], wk = wq[k]
-                    for j in k..<n { row[j] -= vk * wq[j] + wk * vq[j] }
+                if c > 0 {
+                    // row[k..<n] −= Σ_q v_q[k]·w_q + w_q[k]·v_q, as two sums of scaled panel rows.
+                    for q in 0..<c { coefficients[q] = -vRow(q)[k]; coefficients[panel + q] = -wRow(q)[k] }
+                    NativeColumnProducts.combination(build: build, a: wRow(0) + k, lda: length, rows: 0..<(n - k), columns: c,
+                                                     x: coefficients, y: row + k)
+                    NativeColumnProducts.combination(build: build, a: vRow(0) + k, lda: length, rows: 0..<(n - k), columns: c,
+                                                     x: coefficients + panel, y: row + k)
                 }
                 let x = row + k + 1
                 let (beta, tau) = NativeQR.householder(x, count: size)
@@ -148,14 +155,16 @@ enum NativeEigen {
                 }
                 // p = (A₂₂ − V Wᵀ − W Vᵀ) v over indices k+1..<n, then w = τp − (τ/2)(τpᵀv) v.
                 product(first: k + 1, v)
-                for q in 0..<c {
-                    let vq = vRow(q) + k + 1, wq = wRow(q) + k + 1
-                    var wv: T = 0, vv: T = 0
-                    for i in 0..<size {
-                        wv += wq[i] * v[i]
-                        vv += vq[i] * v[i]
-                    }
-                    for i in 0..<size { partials[i] -= vq[i] * wv + wq[i] * vv }
+                if c > 0 {
+                    // Wᵀv and Vᵀv (dot products with the panel rows), then p −= V(Wᵀv) + W(Vᵀv).
+                    NativeColumnProducts.dots(build: build, a: wRow(0) + k + 1, lda: length, rows: size, columns: 0..<c, x: v, y: coefficients)
+                    NativeColumnProducts.dots(build: build, a: vRow(0) + k + 1, lda: length, rows: size, columns: 0..<c, x: v,
+                                              y: coefficients + panel)
+                    for q in 0..<(2 * panel) { coefficients[q] = -coefficients[q] }
+                    NativeColumnProducts.combination(build: build, a: vRow(0) + k + 1, lda: length, rows: 0..<size, columns: c,
+                                                     x: coefficients, y: partials)
+                    NativeColumnProducts.combination(build: build, a: wRow(0) + k + 1, lda: length, rows: 0..<size, columns: c,
+                                                     x: coefficients + panel, y: partials)
                 }
                 var pv: T = 0
                 for i in 0..<size {
