@@ -33,7 +33,6 @@ enum NativeEigen {
         var converged = true
         a.withUnsafeMutableBufferPointer { ap in
             let m = ap.baseAddress!
-            for i in 0..<n { for j in 0..<i { m[j * n + i] = m[i * n + j] } }   // symmetric from the lower triangle
             var taus = [T](repeating: 0, count: n)
             tridiagonalize(m, n: n, d: &d, e: &e, taus: &taus)
             if divideAndConquer {
@@ -74,8 +73,16 @@ enum NativeEigen {
         var vectors = Matrix<T>.zeros(rows: n, columns: n)
         zt.withUnsafeBufferPointer { z in
             vectors.withUnsafeMutableBufferPointer { v in
-                for (j, source) in order.enumerated() {
-                    for i in 0..<n { v[i * n + j] = z[source * n + i] }
+                // In 64 × 64 tiles, so that neither side is walked down a column of the whole matrix.
+                let tile = 64
+                for i0 in stride(from: 0, to: n, by: tile) {
+                    let i1 = Swift.min(n, i0 + tile)
+                    for j0 in stride(from: 0, to: n, by: tile) {
+                        for j in j0..<Swift.min(n, j0 + tile) {
+                            let source = z.baseAddress! + order[j] * n
+                            for i in i0..<i1 { v[i * n + j] = source[i] }
+                        }
+                    }
                 }
             }
         }
@@ -85,15 +92,18 @@ enum NativeEigen {
     /// A ← Qᵀ A Q = tridiag(e, d, e) with Householder reflectors
     /// H_k = I − τ_k v_k v_kᵀ acting on indices k+1..<n, Qᵀ = H_{n−3}⋯H_0.
     /// v_k (with its leading 1 implicit) is left in row k of `a` right of the
-    /// superdiagonal, and τ_k in `taus[k]`. A is kept whole and symmetric.
+    /// superdiagonal, and τ_k in `taus[k]`. Only A's lower triangle is read
+    /// and kept up to date (row k right of the diagonal is refreshed from
+    /// column k when reflector k is formed, then holds v_k).
     ///
     /// Blocked as LAPACK's sytrd: the reflectors of a panel of 32 columns are
     /// found one by one from the trailing block as it stood before the panel,
     /// each product A₂₂v (a pass over contiguous rows, shared across threads)
     /// corrected for the panel's earlier reflectors, A₂₂ − V Wᵀ − W Vᵀ,
     /// without forming it; the panel's rank-64 update is applied at its end
-    /// by two GEMMs. Each step only reads the trailing block (its lower
-    /// triangle); it is written once per panel, at GEMM speed.
+    /// to the lower triangle (as syr2k: bands of rows, two GEMMs each, ≈ half
+    /// the flops of the full square). Each step only reads the trailing
+    /// block's lower triangle; it is written once per panel, at GEMM speed.
     static func tridiagonalize<T: Scalar>(_ a: UnsafeMutablePointer<T>, n: Int, d: inout [T], e: inout [T], taus: inout [T]) {
         guard n > 0 else { return }
         let reflectors = Swift.max(n - 2, 0)
@@ -131,6 +141,8 @@ enum NativeEigen {
                 let k = first + c, size = n - k - 1
                 // Row k, columns k..<n, brought up to date with the panel so far.
                 let row = a + k * n
+                // Only the lower triangle is kept up to date: row k right of the diagonal is column k below it.
+                for j in (k + 1)..<n { row[j] = a[j * n + k] }
                 if c > 0 {
                     // row[k..<n] −= Σ_q v_q[k]·w_q + w_q[k]·v_q, as two sums of scaled panel rows.
                     for q in 0..<c { coefficients[q] = -vRow(q)[k]; coefficients[panel + q] = -wRow(q)[k] }
@@ -177,11 +189,16 @@ enum NativeEigen {
             // The rest, from the panel's end: A₂₂ ← A₂₂ − V Wᵀ − W Vᵀ.
             let next = first + width, rest = n - next
             guard rest > 0 else { continue }
+            // Lower triangle only (as syr2k), in bands of rows: band [r0, r1) needs columns 0..<r1.
             let vNext = vRow(0) + next, wNext = wRow(0) + next
-            NativeGEMM.multiply(transposeA: true, transposeB: false, m: rest, n: rest, k: width, alpha: -1,
-                                a: vNext, lda: length, b: wNext, ldb: length, beta: 1, c: a + next * n + next, ldc: n)
-            NativeGEMM.multiply(transposeA: true, transposeB: false, m: rest, n: rest, k: width, alpha: -1,
-                                a: wNext, lda: length, b: vNext, ldb: length, beta: 1, c: a + next * n + next, ldc: n)
+            let band = Swift.max(192, (rest + 7) / 8)
+            for r0 in stride(from: 0, to: rest, by: band) {
+                let r1 = Swift.min(rest, r0 + band), c = a + (next + r0) * n + next
+                NativeGEMM.multiply(transposeA: true, transposeB: false, m: r1 - r0, n: r1, k: width, alpha: -1,
+                                    a: vNext + r0, lda: length, b: wNext, ldb: length, beta: 1, c: c, ldc: n)
+                NativeGEMM.multiply(transposeA: true, transposeB: false, m: r1 - r0, n: r1, k: width, alpha: -1,
+                                    a: wNext + r0, lda: length, b: vNext, ldb: length, beta: 1, c: c, ldc: n)
+            }
         }
         if n >= 2 {
             d[n - 2] = a[(n - 2) * n + n - 2]
@@ -197,7 +214,7 @@ enum NativeEigen {
     /// eigenvectors U of the tridiagonal matrix as rows, and Uᵀ Qᵀ has those
     /// of the original matrix as rows.
     ///
-    /// Blocked (b = 64), from the last reflectors to the first: a block of b
+    /// Blocked, from the last reflectors to the first: a block of b
     /// consecutive reflectors is H_{j+b−1}⋯H_j = I − V Tᵀ Vᵀ (compact WY), so
     /// Zᵀ ← Zᵀ (I − V Tᵀ Vᵀ) is two GEMMs over columns j + 1 on. From the
     /// identity only rows j + 1 on change too, ≈ (4/3)n³ flops; on a full
