@@ -266,7 +266,9 @@ struct DivideAndConquer<T: Scalar> {
                     let first = k * chunk / chunks, last = k * (chunk + 1) / chunks
                     for i in 0..<k {
                         let row = delta + i * k, di = d[i]
-                        for j in first..<last where j != i { h[j] *= -row[j] / (di - d[j]) }
+                        // Both sides of j = i, so each runs as a plain (vectorisable) loop.
+                        for j in first..<Swift.max(first, Swift.min(last, i)) { h[j] *= -row[j] / (di - d[j]) }
+                        for j in Swift.max(first, i + 1)..<Swift.max(last, i + 1) { h[j] *= -row[j] / (di - d[j]) }
                     }
                     for j in first..<last { h[j] *= -delta[j * k + j] }
                 }
@@ -283,11 +285,21 @@ struct DivideAndConquer<T: Scalar> {
                 Backend.forEachChunk(chunks) { chunk in
                     for i in (k * chunk / chunks)..<(k * (chunk + 1) / chunks) {
                         let row = delta + i * k
-                        var norm = 0.0
-                        for j in 0..<k {
+                        var norms = SIMD4<Double>()
+                        var j = 0
+                        while j + 4 <= k {
+                            let v = UnsafeRawPointer(h + j).loadUnaligned(as: SIMD4<Double>.self)
+                                / UnsafeRawPointer(row + j).loadUnaligned(as: SIMD4<Double>.self)
+                            UnsafeMutableRawPointer(row + j).storeBytes(of: v, as: SIMD4<Double>.self)
+                            norms += v * v
+                            j += 4
+                        }
+                        var norm = norms.sum()
+                        while j < k {
                             let v = h[j] / row[j]
                             row[j] = v
                             norm += v * v
+                            j += 1
                         }
                         let inverse = 1 / norm.squareRoot()
                         let out = vt + i * k
@@ -316,28 +328,23 @@ struct DivideAndConquer<T: Scalar> {
         var lo: Double, hi: Double
         if i < k - 1 {
             let half = gap(i + 1, i) / 2
-            var f = 1.0
-            for j in 0..<k { f += rho * z[j] * z[j] / (gap(j, i) - half) }
+            for j in 0..<k { sh[j] = gap(j, i) }
+            let f = 1 + secularSums(z: z, shifted: sh, 0..<k, tau: half, rho: rho).sum
             if f >= 0 {
                 origin = i; lo = 0; hi = half
             } else {
                 origin = i + 1; lo = gap(i, i + 1) + half; hi = 0
+                for j in 0..<k { sh[j] = gap(j, origin) }
             }
         } else {
             origin = k - 1; lo = 0; hi = rho * zsum
+            for j in 0..<k { sh[j] = gap(j, origin) }
         }
-        for j in 0..<k { sh[j] = gap(j, origin) }
         var tau = (lo + hi) / 2
         for iteration in 0..<200 {
-            var psi = 0.0, dpsi = 0.0, phi = 0.0, dphi = 0.0, absum = 0.0
-            for j in 0...p {
-                let t = z[j] / (sh[j] - tau), term = rho * z[j] * t
-                psi += term; dpsi += rho * t * t; absum += term.magnitude
-            }
-            for j in q..<k {
-                let t = z[j] / (sh[j] - tau), term = rho * z[j] * t
-                phi += term; dphi += rho * t * t; absum += term.magnitude
-            }
+            let (psi, dpsi, absPsi) = secularSums(z: z, shifted: sh, 0..<(p + 1), tau: tau, rho: rho)
+            let (phi, dphi, absPhi) = secularSums(z: z, shifted: sh, q..<k, tau: tau, rho: rho)
+            let absum = absPsi + absPhi
             let f = 1 + psi + phi
             if f == 0 { break }
             if f < 0 { lo = tau } else { hi = tau }
@@ -375,6 +382,35 @@ struct DivideAndConquer<T: Scalar> {
             tau = next
         }
         return (origin, tau)
+    }
+}
+
+extension DivideAndConquer {
+    /// Σ ρz_j²/(δ_j − τ), Σ ρz_j²/(δ_j − τ)² and Σ |ρz_j²/(δ_j − τ)| over j in `range` (δ = `shifted`):
+    /// one iteration's terms of `root`, four lanes at a time in independent
+    /// accumulators (a division each, otherwise a chain of dependent adds).
+    @inline(__always)
+    static func secularSums(z: UnsafePointer<Double>, shifted sh: UnsafePointer<Double>, _ range: Range<Int>, tau: Double, rho: Double)
+        -> (sum: Double, derivative: Double, absolute: Double) {
+        typealias V = SIMD4<Double>
+        var sum = V(), derivative = V(), absolute = V()
+        let taus = V(repeating: tau), rhos = V(repeating: rho)
+        var j = range.lowerBound
+        while j + 4 <= range.upperBound {
+            let zj = UnsafeRawPointer(z + j).loadUnaligned(as: V.self), sj = UnsafeRawPointer(sh + j).loadUnaligned(as: V.self)
+            let t = zj / (sj - taus), term = rhos * zj * t
+            sum += term
+            derivative += rhos * t * t
+            absolute += V(repeating: 0).replacing(with: term, where: term .> 0) - V(repeating: 0).replacing(with: term, where: term .< 0)
+            j += 4
+        }
+        var s = sum.sum(), ds = derivative.sum(), a = absolute.sum()
+        while j < range.upperBound {
+            let t = z[j] / (sh[j] - tau), term = rho * z[j] * t
+            s += term; ds += rho * t * t; a += term.magnitude
+            j += 1
+        }
+        return (s, ds, a)
     }
 }
 
