@@ -51,13 +51,15 @@ struct EigenTests {
     }
 
     static func kernelSweep<T: Scalar>(_: T.Type, _ kernel: NativeKernel) throws {
-        for n in [5, 129, 300] { try checkEigen(symmetric(T.self, n, seed: 7), "\(kernel) random symmetric \(n)") }
+        for n in [5, 129, 300, 461] { try checkEigen(symmetric(T.self, n, seed: 7), "\(kernel) random symmetric \(n)") }
     }
 
     /// The QL rotations and the tridiagonalization's symmetric product run in
     /// the kernel module of `NativeKernel.current`; 129 and 300 leave column
     /// bands with vector and scalar remainders, and rows not a multiple of 4
     /// (300 also goes through divide and conquer, with GEMMs in that module).
+    /// 461 updates the reduction's lower triangle in three bands of rows (192,
+    /// 192, 45) and ends the back-transformation with a block of 11 reflectors.
     @Test("every native kernel this CPU runs (baseline, AVX2, AVX-512) applies the QL rotations and the symmetric product correctly", arguments: NativeKernel.available, ScalarKind.allCases)
     func nativeKernels(kernel: NativeKernel, scalar: ScalarKind) throws {
         try Backend.withCurrent(.native) {

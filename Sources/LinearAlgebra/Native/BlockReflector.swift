@@ -77,4 +77,32 @@ struct BlockReflector<T: Scalar> {
             }
         }
     }
+
+    /// X ← (I − V M Vᵀ) X for the `length` × `columns` block at `x` (leading
+    /// dimension `ldx`), with M = T (`transposedT` false: H_0⋯H_{b−1} times X)
+    /// or M = Tᵀ (true: H_{b−1}⋯H_0 times X). Three GEMMs: P = VᵀX, Y = M P,
+    /// X −= V Y.
+    func applyFromLeft(to x: UnsafeMutablePointer<T>, columns: Int, ldx: Int, transposedT: Bool) {
+        guard columns > 0 else { return }
+        let b = count
+        var p = [T](repeating: 0, count: b * columns), y = [T](repeating: 0, count: b * columns)
+        vt.withUnsafeBufferPointer { v in
+            p.withUnsafeMutableBufferPointer { pp in
+                NativeGEMM.multiply(transposeA: false, transposeB: false, m: b, n: columns, k: length, alpha: 1,
+                                    a: v.baseAddress!, lda: length, b: x, ldb: ldx, beta: 0, c: pp.baseAddress!, ldc: columns)
+            }
+            t.withUnsafeBufferPointer { tp in
+                p.withUnsafeBufferPointer { pp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        NativeGEMM.multiply(transposeA: transposedT, transposeB: false, m: b, n: columns, k: b, alpha: 1,
+                                            a: tp.baseAddress!, lda: b, b: pp.baseAddress!, ldb: columns, beta: 0, c: yp.baseAddress!, ldc: columns)
+                    }
+                }
+            }
+            y.withUnsafeBufferPointer { yp in
+                NativeGEMM.multiply(transposeA: true, transposeB: false, m: length, n: columns, k: b, alpha: -1,
+                                    a: v.baseAddress!, lda: length, b: yp.baseAddress!, ldb: columns, beta: 1, c: x, ldc: ldx)
+            }
+        }
+    }
 }

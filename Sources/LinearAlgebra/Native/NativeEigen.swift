@@ -31,6 +31,8 @@ enum NativeEigen {
         let divideAndConquer = computeVectors && n > divideAndConquerCrossover
         var zt = computeVectors && !divideAndConquer ? Matrix<T>.identity(n) : Matrix<T>.zeros(rows: 0, columns: 0)
         var converged = true
+        // Divide and conquer's eigenvectors, as columns (n × n row-major, unordered).
+        var columnVectors: [T] = []
         a.withUnsafeMutableBufferPointer { ap in
             let m = ap.baseAddress!
             var taus = [T](repeating: 0, count: n)
@@ -43,19 +45,9 @@ enum NativeEigen {
                     return
                 }
                 d = values
-                zt = Matrix<T>.zeros(rows: n, columns: n)
-                zt.withUnsafeMutableBufferPointer { zp in
-                    u.withUnsafeBufferPointer { up in
-                        let z = zp.baseAddress!, v = up.baseAddress!
-                        let tile = 64
-                        for i0 in stride(from: 0, to: n, by: tile) {
-                            for j0 in stride(from: 0, to: n, by: tile) {
-                                for i in i0..<Swift.min(n, i0 + tile) { for j in j0..<Swift.min(n, j0 + tile) { z[i * n + j] = v[j * n + i] } }
-                            }
-                        }
-                    }
-                    applyReflectors(m, n: n, taus: taus, zt: zp.baseAddress!, identity: false)
-                }
+                // The eigenvectors of the original matrix are the columns of Q U (U's columns those of T).
+                u.withUnsafeMutableBufferPointer { up in applyReflectorsFromLeft(m, n: n, taus: taus, u: up.baseAddress!) }
+                columnVectors = u
             } else if computeVectors {
                 zt.withUnsafeMutableBufferPointer { zp in applyReflectors(m, n: n, taus: taus, zt: zp.baseAddress!, identity: true) }
             }
@@ -71,6 +63,18 @@ enum NativeEigen {
         guard computeVectors else { return SymmetricEigen(values: values, vectors: .zeros(rows: 0, columns: 0)) }
         // Column j of the result is eigenvector order[j]: row order[j] of Zᵀ.
         var vectors = Matrix<T>.zeros(rows: n, columns: n)
+        if divideAndConquer {
+            // Row i of the result gathers row i of Q U in the order of the eigenvalues.
+            columnVectors.withUnsafeBufferPointer { qu in
+                vectors.withUnsafeMutableBufferPointer { v in
+                    for i in 0..<n {
+                        let source = qu.baseAddress! + i * n, target = v.baseAddress! + i * n
+                        for (j, column) in order.enumerated() { target[j] = source[column] }
+                    }
+                }
+            }
+            return SymmetricEigen(values: values, vectors: vectors)
+        }
         zt.withUnsafeBufferPointer { z in
             vectors.withUnsafeMutableBufferPointer { v in
                 // In 64 × 64 tiles, so that neither side is walked down a column of the whole matrix.
@@ -232,6 +236,25 @@ enum NativeEigen {
             } else {
                 block.applyFromRight(to: zt + s, rows: n, ldx: n, transposedT: true)
             }
+        }
+    }
+
+    /// U ← Q U = H_0⋯H_{n−3} U for the n × n row-major U (eigenvectors of the
+    /// tridiagonal matrix as columns), from the reflectors `tridiagonalize`
+    /// left in `a` (LAPACK's ormtr from the left): U's columns become the
+    /// original matrix's eigenvectors. Blocks of 64, from the last reflectors
+    /// to the first, each H_j⋯H_{j+b−1} = I − V T Vᵀ applied to rows j + 1 on
+    /// by three GEMMs; ≈ 2n³ flops. Leaves U in the layout of the result, so
+    /// no transposition is needed before or after.
+    static func applyReflectorsFromLeft<T: Scalar>(_ a: UnsafeMutablePointer<T>, n: Int, taus: [T], u: UnsafeMutablePointer<T>) {
+        let reflectors = Swift.max(n - 2, 0)
+        guard reflectors > 0 else { return }
+        let blockSize = 64
+        for first in stride(from: ((reflectors - 1) / blockSize) * blockSize, through: 0, by: -blockSize) {
+            let b = Swift.min(blockSize, reflectors - first)
+            let s = first + 1, size = n - s
+            let block = BlockReflector(count: b, length: size, taus: taus[first..<(first + b)]) { c, i in a[(first + c) * n + s + i] }
+            block.applyFromLeft(to: u + s * n, columns: n, ldx: n, transposedT: false)
         }
     }
 
