@@ -29,23 +29,23 @@ public enum TokenKernels {
             let s = a * a
             // erf(a) for small a.
             var small = V(repeating: -6.218503337e-04)
-            small = multiplyAdd(V(repeating: 5.035122163e-03), small, s)
-            small = multiplyAdd(V(repeating: -2.679345259e-02), small, s)
-            small = multiplyAdd(V(repeating: 1.128251045e-01), small, s)
-            small = multiplyAdd(V(repeating: -3.761255584e-01), small, s)
-            small = multiplyAdd(V(repeating: 1.128379158e+00), small, s)
+            small = fused(V(repeating: 5.035122163e-03), small, s)
+            small = fused(V(repeating: -2.679345259e-02), small, s)
+            small = fused(V(repeating: 1.128251045e-01), small, s)
+            small = fused(V(repeating: -3.761255584e-01), small, s)
+            small = fused(V(repeating: 1.128379158e+00), small, s)
             small *= a
             // erfc(a) for large a.
-            let t = V(repeating: 1) / multiplyAdd(V(repeating: 1), a, V(repeating: 0.5))
+            let t = V(repeating: 1) / fused(V(repeating: 1), a, V(repeating: 0.5))
             var large = V(repeating: 6.670633380e-02)
-            large = multiplyAdd(V(repeating: -1.391725046e-01), large, t)
-            large = multiplyAdd(V(repeating: -3.807800012e-02), large, t)
-            large = multiplyAdd(V(repeating: 1.535725850e-01), large, t)
-            large = multiplyAdd(V(repeating: 1.357210443e-01), large, t)
-            large = multiplyAdd(V(repeating: 2.593651973e-01), large, t)
-            large = multiplyAdd(V(repeating: 2.798829906e-01), large, t)
-            large = multiplyAdd(V(repeating: 2.823052605e-01), large, t)
-            large = multiplyAdd(V(repeating: -8.376424582e-06), large, t)
+            large = fused(V(repeating: -1.391725046e-01), large, t)
+            large = fused(V(repeating: -3.807800012e-02), large, t)
+            large = fused(V(repeating: 1.535725850e-01), large, t)
+            large = fused(V(repeating: 1.357210443e-01), large, t)
+            large = fused(V(repeating: 2.593651973e-01), large, t)
+            large = fused(V(repeating: 2.798829906e-01), large, t)
+            large = fused(V(repeating: 2.823052605e-01), large, t)
+            large = fused(V(repeating: -8.376424582e-06), large, t)
             large *= exponential(-s)
             // erfc is below Float's range past 10 (the fit's constant term is not 0 and eˣ is clamped there).
             large.replace(with: 0, where: a .> V(repeating: 10))
@@ -70,7 +70,7 @@ public enum TokenKernels {
     enum GELUTanh: VectorFunction {
         @inline(__always)
         static func apply(_ x: V) -> V {
-            let u = V(repeating: 0.7978845608028654) * multiplyAdd(x, V(repeating: 0.044715) * x, x * x)
+            let u = V(repeating: 0.7978845608028654) * fused(x, V(repeating: 0.044715) * x, x * x)
             return x / (V(repeating: 1) + exponential(V(repeating: -2) * u))
         }
     }
@@ -105,7 +105,7 @@ public enum TokenKernels {
         var top = V(repeating: -.infinity)
         var i = 0
         while i + w <= count {
-            let x = loadVector(p + i)
+            let x = vectorLoad(p + i)
             top.replace(with: x, where: x .> top)
             i += w
         }
@@ -125,7 +125,7 @@ public enum TokenKernels {
         while i < count {
             let end = Swift.min(count, i + 1024)
             var lanes = V()
-            while i + w <= end { lanes += exponential(loadVector(p + i) - s); i += w }
+            while i + w <= end { lanes += exponential(vectorLoad(p + i) - s); i += w }
             var partial = lanes.sum()
             while i < end { partial += exponential(V(repeating: p[i] - shift))[0]; i += 1 }
             total += Double(partial)
@@ -174,17 +174,17 @@ public enum TokenKernels {
             while j < span {
                 var a00 = V(), a01 = V(), a10 = V(), a11 = V(), a20 = V(), a21 = V(), a30 = V(), a31 = V()
                 for t in 0..<d {
-                    let k0 = load(kt + t * lp + j), k1 = load(kt + t * lp + j + w)
+                    let k0 = vectorLoad(kt + t * lp + j), k1 = vectorLoad(kt + t * lp + j + w)
                     let b0 = V(repeating: q0[t]), b1 = V(repeating: q1[t]), b2 = V(repeating: q2[t]), b3 = V(repeating: q3[t])
-                    a00 = multiplyAdd(a00, b0, k0); a01 = multiplyAdd(a01, b0, k1)
-                    a10 = multiplyAdd(a10, b1, k0); a11 = multiplyAdd(a11, b1, k1)
-                    a20 = multiplyAdd(a20, b2, k0); a21 = multiplyAdd(a21, b2, k1)
-                    a30 = multiplyAdd(a30, b3, k0); a31 = multiplyAdd(a31, b3, k1)
+                    a00 = fused(a00, b0, k0); a01 = fused(a01, b0, k1)
+                    a10 = fused(a10, b1, k0); a11 = fused(a11, b1, k1)
+                    a20 = fused(a20, b2, k0); a21 = fused(a21, b2, k1)
+                    a30 = fused(a30, b3, k0); a31 = fused(a31, b3, k1)
                 }
-                store(a00, scores + j); store(a01, scores + j + w)
-                store(a10, scores + lp + j); store(a11, scores + lp + j + w)
-                store(a20, scores + 2 * lp + j); store(a21, scores + 2 * lp + j + w)
-                store(a30, scores + 3 * lp + j); store(a31, scores + 3 * lp + j + w)
+                vectorStore(a00, scores + j); vectorStore(a01, scores + j + w)
+                vectorStore(a10, scores + lp + j); vectorStore(a11, scores + lp + j + w)
+                vectorStore(a20, scores + 2 * lp + j); vectorStore(a21, scores + 2 * lp + j + w)
+                vectorStore(a30, scores + 3 * lp + j); vectorStore(a31, scores + 3 * lp + j + w)
                 j += 2 * w
             }
             // Softmax numerators, zero past each row's keys; the sums divide at the end.
@@ -205,31 +205,31 @@ public enum TokenKernels {
             while t + 2 * w <= d {
                 var a00 = V(), a01 = V(), a10 = V(), a11 = V(), a20 = V(), a21 = V(), a30 = V(), a31 = V()
                 for j in 0..<keys {
-                    let v0 = loadVector(v + j * ldv + t), v1 = loadVector(v + j * ldv + t + w)
+                    let v0 = vectorLoad(v + j * ldv + t), v1 = vectorLoad(v + j * ldv + t + w)
                     let b0 = V(repeating: s0[j]), b1 = V(repeating: s1[j]), b2 = V(repeating: s2[j]), b3 = V(repeating: s3[j])
-                    a00 = multiplyAdd(a00, b0, v0); a01 = multiplyAdd(a01, b0, v1)
-                    a10 = multiplyAdd(a10, b1, v0); a11 = multiplyAdd(a11, b1, v1)
-                    a20 = multiplyAdd(a20, b2, v0); a21 = multiplyAdd(a21, b2, v1)
-                    a30 = multiplyAdd(a30, b3, v0); a31 = multiplyAdd(a31, b3, v1)
+                    a00 = fused(a00, b0, v0); a01 = fused(a01, b0, v1)
+                    a10 = fused(a10, b1, v0); a11 = fused(a11, b1, v1)
+                    a20 = fused(a20, b2, v0); a21 = fused(a21, b2, v1)
+                    a30 = fused(a30, b3, v0); a31 = fused(a31, b3, v1)
                 }
                 // Rows past the sequence's end alias its last row; they are not stored.
-                store(a00 * inverse0, c0 + t); store(a01 * inverse0, c0 + t + w)
-                if rows > 1 { store(a10 * inverse1, c1 + t); store(a11 * inverse1, c1 + t + w) }
-                if rows > 2 { store(a20 * inverse2, c2 + t); store(a21 * inverse2, c2 + t + w) }
-                if rows > 3 { store(a30 * inverse3, c3 + t); store(a31 * inverse3, c3 + t + w) }
+                vectorStore(a00 * inverse0, c0 + t); vectorStore(a01 * inverse0, c0 + t + w)
+                if rows > 1 { vectorStore(a10 * inverse1, c1 + t); vectorStore(a11 * inverse1, c1 + t + w) }
+                if rows > 2 { vectorStore(a20 * inverse2, c2 + t); vectorStore(a21 * inverse2, c2 + t + w) }
+                if rows > 3 { vectorStore(a30 * inverse3, c3 + t); vectorStore(a31 * inverse3, c3 + t + w) }
                 t += 2 * w
             }
             if t + w <= d {
                 var a0 = V(), a1 = V(), a2 = V(), a3 = V()
                 for j in 0..<keys {
-                    let v0 = loadVector(v + j * ldv + t)
-                    a0 = multiplyAdd(a0, V(repeating: s0[j]), v0); a1 = multiplyAdd(a1, V(repeating: s1[j]), v0)
-                    a2 = multiplyAdd(a2, V(repeating: s2[j]), v0); a3 = multiplyAdd(a3, V(repeating: s3[j]), v0)
+                    let v0 = vectorLoad(v + j * ldv + t)
+                    a0 = fused(a0, V(repeating: s0[j]), v0); a1 = fused(a1, V(repeating: s1[j]), v0)
+                    a2 = fused(a2, V(repeating: s2[j]), v0); a3 = fused(a3, V(repeating: s3[j]), v0)
                 }
-                store(a0 * inverse0, c0 + t)
-                if rows > 1 { store(a1 * inverse1, c1 + t) }
-                if rows > 2 { store(a2 * inverse2, c2 + t) }
-                if rows > 3 { store(a3 * inverse3, c3 + t) }
+                vectorStore(a0 * inverse0, c0 + t)
+                if rows > 1 { vectorStore(a1 * inverse1, c1 + t) }
+                if rows > 2 { vectorStore(a2 * inverse2, c2 + t) }
+                if rows > 3 { vectorStore(a3 * inverse3, c3 + t) }
                 t += w
             }
             while t < d {
@@ -260,7 +260,7 @@ public enum TokenKernels {
         var top = V(repeating: -.infinity)
         var j = 0
         while j + w <= visible {
-            let x = load(row + j)
+            let x = vectorLoad(row + j)
             top.replace(with: x, where: x .> top)
             j += w
         }
@@ -270,8 +270,8 @@ public enum TokenKernels {
         var sum = V()
         j = 0
         while j + w <= visible {
-            let e = exponential(load(row + j) - shift)
-            store(e, row + j)
+            let e = exponential(vectorLoad(row + j) - shift)
+            vectorStore(e, row + j)
             sum += e
             j += w
         }
@@ -279,13 +279,13 @@ public enum TokenKernels {
             // The tail as one vector (span is whole vectors), lanes past `visible` zeroed.
             var lanes = V()
             for lane in 0..<w { lanes[lane] = Float(lane) }
-            var e = exponential(load(row + j) - shift)
+            var e = exponential(vectorLoad(row + j) - shift)
             e.replace(with: 0, where: lanes .>= V(repeating: Float(visible - j)))
-            store(e, row + j)
+            vectorStore(e, row + j)
             sum += e
             j += w
         }
-        while j < span { store(V(), row + j); j += w }
+        while j < span { vectorStore(V(), row + j); j += w }
         return sum.sum()
     }
 }
@@ -302,6 +302,31 @@ func absolute(_ x: V) -> V {
     unsafeBitCast(unsafeBitCast(x, to: V.MaskStorage.self) & V.MaskStorage(repeating: 0x7FFF_FFFF), to: V.self)
 }
 
+// This file's own vector helpers, concrete for V: debug builds compile the kernel modules with -O
+// but file by file, where the generic helpers of the other files (`load`, `multiplyAdd`, …) stay
+// unspecialised calls through the SIMD protocol per lane (a SmolLM2 test ran 20× slower).
+
+@inline(__always)
+func vectorLoad(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+
+@inline(__always)
+func vectorLoad(_ p: UnsafeMutablePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+
+@inline(__always)
+func vectorStore(_ x: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: x, as: V.self) }
+
+/// x + y·z, fused where the target has FMA.
+@inline(__always)
+func fused(_ x: V, _ y: V, _ z: V) -> V {
+    #if HASWELL || AVX512
+    var r = x
+    r.addProduct(y, z)
+    return r
+    #else
+    return x + y * z
+    #endif
+}
+
 /// eˣ per lane (Cephes' expf; see `TokenKernels`).
 @inline(__always)
 func exponential(_ x: V) -> V {
@@ -311,17 +336,17 @@ func exponential(_ x: V) -> V {
     y.replace(with: 88, where: x .> V(repeating: 88))
     // Adding 1.5·2²³ rounds y·log₂e to an integer n held in the low mantissa bits.
     let shifter = V(repeating: 12_582_912)
-    let shifted = multiplyAdd(shifter, y, V(repeating: 1.44269504088896341))
+    let shifted = fused(shifter, y, V(repeating: 1.44269504088896341))
     let n = shifted - shifter
-    var r = multiplyAdd(y, n, V(repeating: -0.693359375))
-    r = multiplyAdd(r, n, V(repeating: 2.12194440e-4))
+    var r = fused(y, n, V(repeating: -0.693359375))
+    r = fused(r, n, V(repeating: 2.12194440e-4))
     var p = V(repeating: 1.9875691500e-4)
-    p = multiplyAdd(V(repeating: 1.3981999507e-3), p, r)
-    p = multiplyAdd(V(repeating: 8.3334519073e-3), p, r)
-    p = multiplyAdd(V(repeating: 4.1665795894e-2), p, r)
-    p = multiplyAdd(V(repeating: 1.6666665459e-1), p, r)
-    p = multiplyAdd(V(repeating: 5.0000001201e-1), p, r)
-    let expR = multiplyAdd(r + V(repeating: 1), p, r * r)
+    p = fused(V(repeating: 1.3981999507e-3), p, r)
+    p = fused(V(repeating: 8.3334519073e-3), p, r)
+    p = fused(V(repeating: 4.1665795894e-2), p, r)
+    p = fused(V(repeating: 1.6666665459e-1), p, r)
+    p = fused(V(repeating: 5.0000001201e-1), p, r)
+    let expR = fused(r + V(repeating: 1), p, r * r)
     // 2ⁿ: n's bits shifted into the exponent field, plus the bias 127.
     let bits = (unsafeBitCast(shifted, to: V.MaskStorage.self) &<< 23) &+ V.MaskStorage(repeating: 0x3F80_0000)
     return expR * unsafeBitCast(bits, to: V.self)
@@ -337,7 +362,7 @@ protocol VectorFunction {
 @inline(__always)
 func elementwise<F: VectorFunction>(_: F.Type, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
     var i = 0
-    while i + w <= count { store(F.apply(load(p + i)), p + i); i += w }
+    while i + w <= count { vectorStore(F.apply(vectorLoad(p + i)), p + i); i += w }
     guard i < count else { return }
     var tail = V()
     for lane in 0..<(count - i) { tail[lane] = p[i + lane] }

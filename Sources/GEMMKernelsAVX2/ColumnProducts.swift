@@ -1,1 +1,0 @@
-../GEMMKernels/ColumnProducts.swift

@@ -1,1 +1,0 @@
-../GEMMKernels/SymmetricProduct.swift
