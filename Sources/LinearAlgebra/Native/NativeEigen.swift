@@ -49,7 +49,7 @@ enum NativeEigen {
                 u.withUnsafeMutableBufferPointer { up in applyReflectorsFromLeft(m, n: n, taus: taus, u: up.baseAddress!) }
                 columnVectors = u
             } else if computeVectors {
-                zt.withUnsafeMutableBufferPointer { zp in applyReflectors(m, n: n, taus: taus, zt: zp.baseAddress!, identity: true) }
+                zt.withUnsafeMutableBufferPointer { zp in formQ(m, n: n, taus: taus, zt: zp.baseAddress!) }
             }
         }
         if !divideAndConquer {
@@ -212,18 +212,16 @@ enum NativeEigen {
         e[n - 1] = 0
     }
 
-    /// Zᵀ ← Zᵀ Qᵀ = Zᵀ H_{n−3}⋯H_0 from the reflectors `tridiagonalize` left
-    /// in `a` (LAPACK's ormtr). With `identity`, `zt` holds the identity on
-    /// entry and becomes Qᵀ itself (orgtr); otherwise it holds the
-    /// eigenvectors U of the tridiagonal matrix as rows, and Uᵀ Qᵀ has those
-    /// of the original matrix as rows.
+    /// Zᵀ ← Qᵀ (LAPACK's orgtr) for `zt` holding the identity on entry, from
+    /// the reflectors `tridiagonalize` left in `a`: the QL path's starting
+    /// vectors (divide and conquer applies Q to its eigenvectors instead, by
+    /// `applyReflectorsFromLeft`).
     ///
     /// Blocked, from the last reflectors to the first: a block of b
     /// consecutive reflectors is H_{j+b−1}⋯H_j = I − V Tᵀ Vᵀ (compact WY), so
-    /// Zᵀ ← Zᵀ (I − V Tᵀ Vᵀ) is two GEMMs over columns j + 1 on. From the
-    /// identity only rows j + 1 on change too, ≈ (4/3)n³ flops; on a full
-    /// Zᵀ every row does, ≈ 2n³.
-    static func applyReflectors<T: Scalar>(_ a: UnsafeMutablePointer<T>, n: Int, taus: [T], zt: UnsafeMutablePointer<T>, identity: Bool) {
+    /// Zᵀ ← Zᵀ (I − V Tᵀ Vᵀ) is GEMMs over rows and columns j + 1 on (from the
+    /// identity nothing else changes), ≈ (4/3)n³ flops.
+    static func formQ<T: Scalar>(_ a: UnsafeMutablePointer<T>, n: Int, taus: [T], zt: UnsafeMutablePointer<T>) {
         let reflectors = Swift.max(n - 2, 0)
         guard reflectors > 0 else { return }
         let blockSize = 64
@@ -231,11 +229,7 @@ enum NativeEigen {
             let b = Swift.min(blockSize, reflectors - first)
             let s = first + 1, size = n - s                 // the block acts on indices s..<n
             let block = BlockReflector(count: b, length: size, taus: taus[first..<(first + b)]) { c, i in a[(first + c) * n + s + i] }
-            if identity {
-                block.applyFromRight(to: zt + s * n + s, rows: size, ldx: n, transposedT: true)
-            } else {
-                block.applyFromRight(to: zt + s, rows: n, ldx: n, transposedT: true)
-            }
+            block.applyFromRight(to: zt + s * n + s, rows: size, ldx: n, transposedT: true)
         }
     }
 
