@@ -33,8 +33,6 @@ public struct Slerp: Sendable, Equatable {
     /// - Complexity: O(n), two passes.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
     public func merge<T: Scalar>(_ model: [T], base: [T], name: String = "tensor") throws -> [T] {
         guard t.isFinite else { throw MergingError.invalidParameter(parameter: .t, value: "\(t)", expected: "finite") }
         try checkModels([model], base: base, name: name)
