@@ -26,81 +26,108 @@ struct Record: Codable {
     var busy: Bool? = nil
 }
 
-/// Warm-up, then repetitions; reports the median and minimum wall time.
+/// Times rows: every implementation warmed up, then timed in interleaved
+/// rounds; records min/median/max and the load average.
+///
+/// Protocol, measured on a 2-core VM (native 1024³ Float GEMM, 5–7 ms a run):
+/// - No pause before a row. After any idle spell, 0.2 s or 1 s alike, the
+///   first ~60 ms of work run at 55–75% speed on either backend (the vCPUs
+///   wake slowly), so a pause slows whatever comes next. (An earlier version
+///   paused 1 s before each row and blamed OpenBLAS's idle threads for the
+///   slow first rows it measured.)
+/// - Warm-up by time: each implementation runs until `warmUpSeconds` have
+///   passed (at least once), which also covers that wake-up.
+/// - The timed runs alternate A B B A A B …, so each side runs about as often
+///   after itself as after the other.
+/// - A busy wait of `handoverSeconds` on this thread whenever the next run is
+///   another implementation's: OpenBLAS's worker threads spin for 2²⁸ TSC
+///   cycles (≈ 0.1 s) after each call, and a native run started meanwhile
+///   shares a core with them (measured: a native Double 1024³ GEMM at 55–60%
+///   of its speed when started 20 ms after an OpenBLAS one, full speed after
+///   0.1–0.15 s). Busy, not asleep: a sleep lets the vCPUs idle (above).
 struct Harness {
     var repetitions: Int
     /// A run slower than this gets no repetitions beyond the first timed one.
     var slowRunSeconds: Double = 30
+    /// Each implementation of a row runs for at least this long before timing.
+    var warmUpSeconds: Double = 0.3
+    /// The busy wait between runs of different implementations (see the type).
+    var handoverSeconds: Double = 0.15
     var records: [Record] = []
 
+    /// One implementation's row (the Python side, or an operation only
+    /// Rankwise has in this bench).
     mutating func measure(suite: String, operation: String, dtype: String, size: String, implementation: String,
                           flops: Double? = nil, metricName: String? = nil, metric: (() -> Double)? = nil,
-                          _ body: () throws -> Void) rethrows {
-        let warmup = try time(body)
-        var times: [Double] = []
-        if warmup > slowRunSeconds {
-            times = [warmup]
-        } else {
-            for _ in 0..<repetitions { times.append(try time(body)) }
+                          _ body: () throws -> Void) throws {
+        try withoutActuallyEscaping(body) { body in
+            try compare(suite: suite, operation: operation, dtype: dtype, size: size, flops: flops, [(implementation, body)])
         }
-        times.sort()
-        let record = Record(suite: suite, operation: operation, dtype: dtype, size: size, implementation: implementation,
-                            median: times[times.count / 2], min: times[0], repetitions: times.count, flops: flops,
-                            metric: metric?(), metricName: metricName)
-        records.append(record)
-        var line = "\(suite)/\(operation) \(dtype) \(size) [\(implementation)]: median \(String(format: "%.4f", record.median)) s"
-        if let flops { line += String(format: "  %.1f GFLOP/s", flops / record.median / 1e9) }
-        if let value = record.metric, let name = record.metricName { line += "  \(name) \(String(format: "%.5f", value))" }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        if let metric {
+            records[records.count - 1].metric = metric()
+            records[records.count - 1].metricName = metricName
+        }
     }
 
-    /// Times several implementations of one row, one after the other, each
-    /// with a warm-up, recording min/median/max and the load average. OpenBLAS
-    /// goes last and the row starts after a pause of `settle` seconds: after
-    /// each call OpenBLAS's idle threads keep competing for the cores for a
-    /// while, and whatever runs next is slowed. Measured on a 2-core VM, a
-    /// 1024³ native Float GEMM ran at 455 GFLOP/s on its own but 231–373
-    /// interleaved with OpenBLAS (A B A B with 0.2 s pauses) and 369–430 with
-    /// 3 s pauses; so the sides are not interleaved.
+    /// Times several implementations of one row, interleaved (see the type).
     mutating func compare(suite: String, operation: String, dtype: String, size: String, flops: Double? = nil,
                           _ implementations: [(name: String, body: () throws -> Void)]) throws {
-        Thread.sleep(forTimeInterval: settle)
         let load = Self.loadAverage()
-        let ordered = implementations.filter { $0.name != "openblas" } + implementations.filter { $0.name == "openblas" }
-        for implementation in ordered {
-            let warmup = try time(implementation.body)
-            var times: [Double] = []
-            if warmup > slowRunSeconds {
-                times = [warmup]
-            } else {
-                for _ in 0..<repetitions { times.append(try time(implementation.body)) }
+        var times = [[Double]](repeating: [], count: implementations.count)
+        var slow = [Bool](repeating: false, count: implementations.count)
+        var previous: Int?
+        func handOver(to i: Int) {
+            if let previous, previous != i { busyWait(handoverSeconds) }
+            previous = i
+        }
+        for (i, implementation) in implementations.enumerated() {
+            handOver(to: i)
+            let start = ContinuousClock.now
+            var last: Double
+            repeat { last = try time(implementation.body) } while seconds(since: start) < warmUpSeconds && last <= slowRunSeconds
+            if last > slowRunSeconds { times[i] = [last]; slow[i] = true }
+        }
+        for round in 0..<repetitions {
+            // A B, B A, A B, …
+            let order = round % 2 == 0 ? Array(implementations.indices) : implementations.indices.reversed()
+            for i in order where !slow[i] {
+                handOver(to: i)
+                times[i].append(try time(implementations[i].body))
             }
-            times.sort()
+        }
+        for (i, implementation) in implementations.enumerated() {
+            let sorted = times[i].sorted()
             let record = Record(suite: suite, operation: operation, dtype: dtype, size: size, implementation: implementation.name,
-                                median: times[times.count / 2], min: times[0], max: times.last, repetitions: times.count, flops: flops,
+                                median: sorted[sorted.count / 2], min: sorted[0], max: sorted.last, repetitions: sorted.count, flops: flops,
                                 load: load, busy: load.map { $0 > Double(Backend.threadCount) + 1 })
             records.append(record)
             var line = "\(suite)/\(operation) \(dtype) \(size) [\(implementation.name)]: min \(String(format: "%.4f", record.min)) s, "
                 + "median \(String(format: "%.4f", record.median)), max \(String(format: "%.4f", record.max!))"
-            if let flops { line += String(format: "  %.1f GFLOP/s", flops / record.min / 1e9) }
+            if let flops { line += String(format: "  %.1f GFLOP/s", flops / record.median / 1e9) }
             if record.busy == true { line += "  (busy machine: load \(load!))" }
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
     }
-
-    /// Seconds of pause before each `compare` row (see there).
-    var settle = 1.0
 
     /// The 1-minute load average, from /proc/loadavg.
     static func loadAverage() -> Double? {
         (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.flatMap { Double($0) }
     }
 
+    private func busyWait(_ duration: Double) {
+        let start = ContinuousClock.now
+        while seconds(since: start) < duration {}
+    }
+
+    private func seconds(since start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+
     private func time(_ body: () throws -> Void) rethrows -> Double {
         let start = ContinuousClock.now
         try body()
-        let d = ContinuousClock.now - start
-        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        return seconds(since: start)
     }
 }
 

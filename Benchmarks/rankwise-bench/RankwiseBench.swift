@@ -9,7 +9,7 @@ import LinearAlgebra
 /// ratios (`make bench`).
 ///
 /// Usage: rankwise-bench [--quick] [--repetitions N] [--threads N] [--output DIR]
-///                       [--suites linalg,rsvd,eora,gptq,forward,kernel,gguf] [--backends openblas,native]
+///                       [--suites linalg,gemm-avx2,rsvd,eora,gptq,forward,kernel,gguf] [--backends openblas,native]
 ///                       [--max-native-decomposition N] [--gemm-sizes 256,512]
 ///                       [--decomposition-sizes 512,1024]
 @main
@@ -18,7 +18,8 @@ struct RankwiseBenchCommand: ParsableCommand {
         commandName: "rankwise-bench",
         abstract: "Times Rankwise's backends; writes DIR/swift.json (default DIR: bench-results).",
         discussion: """
-            Each row is one warm-up run, then the median and minimum of the timed runs. \
+            Each row warms every implementation up for 0.3 s, then times them in alternating rounds \
+            (A B B A …) and records the minimum, median and maximum. \
             Benchmarks/reference/*.py time numpy, scipy and scikit-learn on the same sizes; \
             Benchmarks/report.py merges both into one table (make bench).
             """)
@@ -108,6 +109,7 @@ struct RankwiseBenchCommand: ParsableCommand {
                 try bench.linalg(Float.self)
                 try bench.linalg(Double.self)
             }
+            if suites.contains(.gemmAVX2) { try bench.gemmAVX2() }
             if suites.contains(.rsvd) { try bench.randomizedSVD() }
             if suites.contains(.eora) { try bench.eora() }
             if suites.contains(.gptq) {
@@ -130,11 +132,12 @@ struct RankwiseBenchCommand: ParsableCommand {
 
 /// The groups of rows `--suites` selects.
 enum Suite: String, CaseIterable, ExpressibleByArgument {
-    case linalg, rsvd, eora, gptq, forward, kernel, gguf
+    case linalg, gemmAVX2 = "gemm-avx2", rsvd, eora, gptq, forward, kernel, gguf
 
     static var allValueDescriptions: [String: String] {
         [
             "linalg": "GEMM, SVD, symmetric eigen, Cholesky and QR, Float and Double",
+            "gemm-avx2": "GEMM with the native AVX2 kernel beside OpenBLAS's Haswell core (a child run unless that core is in use)",
             "rsvd": "rank-128 randomized SVD",
             "eora": "exact and fast EoRA on one 4-bit layer",
             "gptq": "GPTQ (4-bit, groups of 128) and SparseGPT (50 %) of one layer",
@@ -187,12 +190,7 @@ struct RankwiseBench {
 
     mutating func linalg<T: Scalar>(_: T.Type) throws {
         let dtype = dtypeName(T.self)
-        for n in gemmSizes {
-            let a = benchMatrix(T.self, n, n, seed: 1), b = benchMatrix(T.self, n, n, seed: 2)
-            nonisolated(unsafe) var c = Matrix<T>.zeros(rows: n, columns: n)
-            try harness.compare(suite: "linalg", operation: "gemm", dtype: dtype, size: "\(n)", flops: 2 * Double(n) * Double(n) * Double(n),
-                            backends.map { backend in (backend.rawValue, { Backend.withCurrent(backend) { Matrix.gemm(a, b, into: &c) } }) })
-        }
+        for n in gemmSizes { try gemmRow(T.self, n) }
         for n in decompositionSizes {
             let a = benchMatrix(T.self, n, n)
             let s = spdMatrix(T.self, n)

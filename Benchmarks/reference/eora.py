@@ -72,7 +72,7 @@ def case(out, n, tokens, rank):
     return activation_error, exact, fast
 
 
-h = Harness(args["repetitions"], slow_run_seconds=20)
+h = Harness(args["repetitions"], slow_run_seconds=20, threads=args["threads"])
 for out, n, tokens, rank in CASES:
     activation_error, exact, fast = case(out, n, tokens, rank)
     for name, fn in ((f"eora exact r={rank}", exact), (f"eora fast r={rank}", fast)):

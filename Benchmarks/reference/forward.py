@@ -11,10 +11,9 @@ import json
 import math
 import os
 import struct
-import subprocess
 import sys
 
-from common import Harness, limit_threads, parse_args
+from common import Harness, limit_threads, parse_args, run_child
 
 args = parse_args(sys.argv[1:])
 limit_threads(args["threads"])
@@ -135,7 +134,7 @@ def model(folder):
 
 
 def main():
-    harness = Harness(args["repetitions"])
+    harness = Harness(args["repetitions"], threads=args["threads"])
     # First, while this process is small: a forked child's peak RSS starts from its parent's.
     calibrate_rows(harness)
     if not os.path.exists(os.path.join(MODEL, "model.safetensors")):
@@ -182,14 +181,7 @@ def calibrate_rows(harness):
                    "-o", os.path.join(folder, "calibration.safetensors")]
         peak = []
 
-        def run():
-            process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-            _, status, usage = os.wait4(process.pid, 0)
-            if status != 0:
-                sys.exit(f"forward.py: {' '.join(command)} failed with status {status}")
-            peak.append(usage.ru_maxrss / 1024)
-
-        harness.measure("forward", operation, "float32", size, "openblas", run)
+        harness.measure("forward", operation, "float32", size, "openblas", lambda: peak.append(run_child(command, "forward.py")))
         record = harness.records[-1]
         record["metric"], record["metricName"] = max(peak), "peak RSS MB"
         print(f"  peak RSS {max(peak):.0f} MB", file=sys.stderr)

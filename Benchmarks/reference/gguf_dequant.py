@@ -31,7 +31,7 @@ def bench_bytes(qtype):
     return raw.reshape(-1)
 
 
-h = Harness(args["repetitions"])
+h = Harness(args["repetitions"], threads=args["threads"])
 for qtype in [T.Q8_0, T.Q4_0, T.Q4_1, T.Q5_0, T.Q4_K, T.Q6_K]:
     data = bench_bytes(qtype)
     columns = 1536 if GGML_QUANT_SIZES[qtype][0] == 256 else 576

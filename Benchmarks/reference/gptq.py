@@ -38,7 +38,7 @@ def problem(out, n, tokens):
     return w, x.T @ x
 
 
-h = Harness(args["repetitions"])
+h = Harness(args["repetitions"], threads=args["threads"])
 meta = {"numpy": np.__version__, "scipy": scipy.__version__, "damp_percent": 0.01, "blocksize": 128}
 for out, n, tokens in CASES:
     w, gram = problem(out, n, tokens)

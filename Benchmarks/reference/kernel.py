@@ -31,7 +31,7 @@ def data(rows, seed):
 
 
 x_test, y_test = data(2000, 99)
-h = Harness(args["repetitions"], slow_run_seconds=20)
+h = Harness(args["repetitions"], slow_run_seconds=20, threads=args["threads"])
 
 x, y = data(exact_n, 1)
 out = {}

@@ -13,7 +13,7 @@ limit_threads(args["threads"])
 import numpy as np  # noqa: E402  (after the thread limit)
 
 quick = args["quick"]
-h = Harness(args["repetitions"])
+h = Harness(args["repetitions"], threads=args["threads"])
 gemm_sizes = [256, 512, 1024] if quick else [256, 512, 1024, 2048, 4096]
 decomposition_sizes = [256, 512] if quick else [512, 1024, 2048]
 rng = np.random.default_rng(1)

@@ -16,13 +16,11 @@ Usage: merge.py [--quick] [--repetitions N] [--threads N] [--output DIR]
 """
 import json
 import os
-import resource
 import shutil
-import subprocess
 import sys
 import time
 
-from common import Harness, limit_threads, parse_args
+from common import Harness, limit_threads, parse_args, run_child
 
 args = parse_args(sys.argv[1:])
 limit_threads(args["threads"])
@@ -207,11 +205,7 @@ size = f"4 models x {rows * columns * count * 4 / 2**20:.0f} MiB"
 
 def child(command):
     """Runs a child to completion; returns its peak RSS in MB."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    if status != 0:
-        sys.exit(f"merge.py: {' '.join(command)} failed with status {status}")
-    return usage.ru_maxrss / 1024
+    return run_child(command, "merge.py")
 
 
 threads = ["--threads", str(args["threads"])] if args["threads"] else []
@@ -220,14 +214,23 @@ commands = {
                  "-o", os.path.join(folder, "merged-rankwise.safetensors")],
     "numpy": [sys.executable, __file__, "--numpy-worker", *models, *fishers, os.path.join(folder, "merged-numpy.safetensors")],
 }
-h = Harness(min(args["repetitions"], 3), slow_run_seconds=60)
-for implementation, command in commands.items():
-    peak = []
-    h.measure("merge", "fisher merge, 4 models", "float32", size, implementation, lambda: peak.append(child(command)))
-    record = h.records[-1]
-    record["bytes"] = input_bytes
-    record["metric"], record["metricName"] = max(peak), "peak RSS MB"
-    print(f"  {input_bytes / record['median'] / 1e9:.2f} GB/s of input, peak RSS {max(peak):.0f} MB", file=sys.stderr)
+h = Harness(min(args["repetitions"], 3), slow_run_seconds=60, threads=args["threads"])
+
+
+def compare_children(operation, size, commands, input_bytes):
+    """Times the children interleaved; records input bytes and peak RSS."""
+    peaks = {name: [] for name in commands}
+    h.compare("merge", operation, "float32", size,
+              {name: (lambda name=name: peaks[name].append(child(commands[name]))) for name in commands})
+    for record in h.records[-len(commands):]:
+        peak = max(peaks[record["implementation"]])
+        record["bytes"] = input_bytes
+        record["metric"], record["metricName"] = peak, "peak RSS MB"
+        print(f"  [{record['implementation']}] {input_bytes / record['median'] / 1e9:.2f} GB/s of input, peak RSS {peak:.0f} MB",
+              file=sys.stderr)
+
+
+compare_children("fisher merge, 4 models", size, commands, input_bytes)
 
 a = read_safetensors(os.path.join(folder, "merged-rankwise.safetensors"))
 b = read_safetensors(os.path.join(folder, "merged-numpy.safetensors"))
@@ -256,14 +259,8 @@ for method, config, numpy_command, inputs in [
         "numpy": numpy_command,
     }
     method_bytes = sum(os.path.getsize(p) for p in inputs)
-    for implementation, command in method_commands.items():
-        peak = []
-        h.measure("merge", f"{method} merge, {len(inputs)} models", "float32", f"{len(inputs)} models x {rows * columns * count * 4 / 2**20:.0f} MiB",
-                  implementation, lambda: peak.append(child(command)))
-        record = h.records[-1]
-        record["bytes"] = method_bytes
-        record["metric"], record["metricName"] = max(peak), "peak RSS MB"
-        print(f"  {method_bytes / record['median'] / 1e9:.2f} GB/s of input, peak RSS {max(peak):.0f} MB", file=sys.stderr)
+    compare_children(f"{method} merge, {len(inputs)} models", f"{len(inputs)} models x {rows * columns * count * 4 / 2**20:.0f} MiB",
+                     method_commands, method_bytes)
     if method == "dare_ties":
         # Random drops: compare properties, not values (see dare_properties).
         expected = (1 - 0.5) ** 3
