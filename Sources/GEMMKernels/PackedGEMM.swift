@@ -113,10 +113,14 @@ func gemm<T: KernelScalar>(
     _ beta: T, _ c: UnsafeMutablePointer<T>, _ ldc: Int, _ threadCount: Int
 ) {
     typealias L = Layout<T>
-    // C ← β C (β = 0 overwrites, so NaN in C does not survive).
-    for i in 0..<m {
-        let row = c + i * ldc
-        if beta == 0 { row.update(repeating: 0, count: n) } else if beta != 1 { for j in 0..<n { row[j] *= beta } }
+    // C ← β C (β = 0 overwrites, so NaN in C does not survive). With β = 0 and a product to add, the first
+    // depth block's tiles store α·AB without reading C instead (no separate pass over C).
+    let overwriteFirst = beta == 0 && k > 0 && alpha != 0
+    if !overwriteFirst && beta != 1 {
+        for i in 0..<m {
+            let row = c + i * ldc
+            if beta == 0 { row.update(repeating: 0, count: n) } else { for j in 0..<n { row[j] *= beta } }
+        }
     }
     guard k > 0, alpha != 0, m > 0, n > 0 else { return }
 
@@ -143,6 +147,7 @@ func gemm<T: KernelScalar>(
         for pc in stride(from: 0, to: k, by: L.kc) {
             let kcb = Swift.min(L.kc, k - pc)
             let sharedB = packedB
+            let overwrite = overwriteFirst && pc == 0
             nonisolated(unsafe) let packShare = { (worker: Int, workers: Int) in
                 let first = panels * worker / workers, last = panels * (worker + 1) / workers
                 packB(b, ldb, transposeB, pc, kcb, jc, ncb, panels: first..<last, into: sharedB)
@@ -156,7 +161,7 @@ func gemm<T: KernelScalar>(
                     let ic = block * mcb, h = Swift.min(mcb, m - ic)
                     packA(a, lda, transposeA, ic, h, pc, kcb, into: packedA)
                     let first = panels * part / columnSplit, last = panels * (part + 1) / columnSplit
-                    macroKernel(h, ncb, kcb, alpha, packedA, sharedB, panels: first..<last, c + ic * ldc + jc, ldc)
+                    macroKernel(h, ncb, kcb, alpha, packedA, sharedB, panels: first..<last, c + ic * ldc + jc, ldc, overwrite: overwrite)
                     item += threads
                 }
             }
@@ -240,14 +245,14 @@ func packA<T: KernelScalar>(_ a: UnsafePointer<T>, _ lda: Int, _ transposed: Boo
 @_specialize(where T == Double)
 func macroKernel<T: KernelScalar>(_ m: Int, _ n: Int, _ k: Int, _ alpha: T,
                                   _ packedA: UnsafePointer<T>, _ packedB: UnsafePointer<T>, panels: Range<Int>,
-                                  _ c: UnsafeMutablePointer<T>, _ ldc: Int) {
+                                  _ c: UnsafeMutablePointer<T>, _ ldc: Int, overwrite: Bool) {
     let mr = Layout<T>.mr, nr = Layout<T>.nr
     for panel in panels {
         let jr = panel * nr
         let bPanel = packedB + panel * k * nr
         for ir in stride(from: 0, to: m, by: mr) {
             microKernel(k, alpha, packedA + (ir / mr) * k * mr, bPanel,
-                        c + ir * ldc + jr, ldc, Swift.min(mr, m - ir), Swift.min(nr, n - jr))
+                        c + ir * ldc + jr, ldc, Swift.min(mr, m - ir), Swift.min(nr, n - jr), overwrite: overwrite)
         }
     }
 }
@@ -258,7 +263,7 @@ func macroKernel<T: KernelScalar>(_ m: Int, _ n: Int, _ k: Int, _ alpha: T,
 /// which the compiler folds into the FMAs as embedded broadcasts.
 @inline(__always)
 func microKernel<T: KernelScalar>(_ k: Int, _ alpha: T, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>,
-                                  _ c: UnsafeMutablePointer<T>, _ ldc: Int, _ height: Int, _ width: Int) {
+                                  _ c: UnsafeMutablePointer<T>, _ ldc: Int, _ height: Int, _ width: Int, overwrite: Bool) {
     typealias V = T.Vector
     let w = V.scalarCount, step = w * MemoryLayout<T>.stride
     var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
@@ -282,11 +287,16 @@ func microKernel<T: KernelScalar>(_ k: Int, _ alpha: T, _ a: UnsafePointer<T>, _
         let row = c + i * ldc
         if width == 2 * w {
             let raw = UnsafeMutableRawPointer(row)
-            raw.storeBytes(of: UnsafeRawPointer(row).loadUnaligned(as: V.self) + alpha * v0, as: V.self)
-            raw.storeBytes(of: UnsafeRawPointer(row).loadUnaligned(fromByteOffset: step, as: V.self) + alpha * v1, toByteOffset: step, as: V.self)
+            if overwrite {
+                raw.storeBytes(of: alpha * v0, as: V.self)
+                raw.storeBytes(of: alpha * v1, toByteOffset: step, as: V.self)
+            } else {
+                raw.storeBytes(of: UnsafeRawPointer(row).loadUnaligned(as: V.self) + alpha * v0, as: V.self)
+                raw.storeBytes(of: UnsafeRawPointer(row).loadUnaligned(fromByteOffset: step, as: V.self) + alpha * v1, toByteOffset: step, as: V.self)
+            }
         } else {
-            for j in 0..<Swift.min(width, w) { row[j] += alpha * v0[j] }
-            for j in w..<Swift.max(width, w) { row[j] += alpha * v1[j - w] }
+            for j in 0..<Swift.min(width, w) { row[j] = (overwrite ? 0 : row[j]) + alpha * v0[j] }
+            for j in w..<Swift.max(width, w) { row[j] = (overwrite ? 0 : row[j]) + alpha * v1[j - w] }
         }
     }
     store(c00, c01, 0); store(c10, c11, 1); store(c20, c21, 2); store(c30, c31, 3)
@@ -297,7 +307,7 @@ func microKernel<T: KernelScalar>(_ k: Int, _ alpha: T, _ a: UnsafePointer<T>, _
 /// load of B (two vectors) and six broadcasts of A.
 @inline(__always)
 func microKernel<T: KernelScalar>(_ k: Int, _ alpha: T, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>,
-                                  _ c: UnsafeMutablePointer<T>, _ ldc: Int, _ height: Int, _ width: Int) {
+                                  _ c: UnsafeMutablePointer<T>, _ ldc: Int, _ height: Int, _ width: Int, overwrite: Bool) {
     typealias R = T.Row
     var c0 = R(), c1 = R(), c2 = R(), c3 = R(), c4 = R(), c5 = R()
     var ap = a, bp = UnsafeRawPointer(b)
@@ -325,10 +335,10 @@ func microKernel<T: KernelScalar>(_ k: Int, _ alpha: T, _ a: UnsafePointer<T>, _
         guard i < height else { return }
         let row = c + i * ldc
         if width == R.scalarCount {
-            let updated = UnsafeRawPointer(row).loadUnaligned(as: R.self) + alpha * v
+            let updated = (overwrite ? R() : UnsafeRawPointer(row).loadUnaligned(as: R.self)) + alpha * v
             UnsafeMutableRawPointer(row).storeBytes(of: updated, as: R.self)
         } else {
-            for j in 0..<width { row[j] += alpha * v[j] }
+            for j in 0..<width { row[j] = (overwrite ? 0 : row[j]) + alpha * v[j] }
         }
     }
     store(c0, 0); store(c1, 1); store(c2, 2); store(c3, 3); store(c4, 4); store(c5, 5)
