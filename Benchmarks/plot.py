@@ -55,6 +55,10 @@ for dtype in sorted({r["dtype"] for r in linalg}):
     for ax, (op, value, label) in zip(axes, ops):
         for impl, points in series(op, dtype, value).items():
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=impl)
+        if op == "gemm":   # the AVX2 builds (gemm-avx2 suite), dashed
+            for impl, points in series("gemm, AVX2 kernel vs Haswell core", dtype, value).items():
+                name = "native, AVX2 kernel" if impl == "native" else f"{impl}, Haswell core"
+                ax.plot([p[0] for p in points], [p[1] for p in points], marker="x", linestyle="--", label=name)
         ax.set_title(f"{op} {dtype}")
         ax.set_xlabel("n")
         ax.set_ylabel(label)

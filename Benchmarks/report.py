@@ -75,6 +75,9 @@ widths = [max(len(str(l[c])) for l in lines) for c in range(len(header))]
 for l in lines:
     print("  ".join(str(v).ljust(w) for v, w in zip(l, widths)))
 print(f"\nratios: median time relative to rankwise/{baseline} (below 1 is faster than it).")
+for d in documents:
+    if d["meta"].get("note"):
+        print(f"note ({', '.join(sorted({r['suite'] for r in d['records']}))}): {d['meta']['note']}")
 
 quality = [q for d in documents for q in d.get("quality", [])]
 if quality:
