@@ -2,7 +2,10 @@ import LinearAlgebra
 
 /// How the leading singular triplets are computed.
 public enum SVDMethod: Sendable, Equatable {
-    /// The exact thin SVD (LAPACK `gesdd`), truncated.
+    /// The exact thin SVD, truncated: `Matrix.svd()` (LAPACK `gesdd`) for
+    /// Double matrices; for Float matrices the eigendecomposition, in Double,
+    /// of the Gram matrix on the shorter side (see
+    /// `TruncatedSVD.truncation(of:totalEnergy:)`).
     case exact
     /// Halko–Martinsson–Tropp randomized SVD: sketch width r + `oversampling`,
     /// `powerIterations` QR-stabilised subspace iterations, Gaussian test
@@ -86,6 +89,15 @@ public struct TruncatedSVD: Sendable, Equatable {
     /// - The residual: with `.exact` the full spectrum is computed and the tail
     ///   Σ_{i>r} σᵢ² is summed directly (no cancellation); a randomized SVD is
     ///   an orthogonal projection, so its residual is max(0, total − Σ_{i≤r} σᵢ²).
+    /// - `.exact` on a Float matrix M (out×in, k = min(out, in)): M is widened
+    ///   to Double, G = MMᵀ or MᵀM (k×k) formed and eigendecomposed in Double;
+    ///   σᵢ = √λᵢ, the kept vectors on the short side are G's eigenvectors and
+    ///   those on the long side the columns of M·v (or Mᵀ·u) orthonormalised
+    ///   by QR. The Gram squares the condition number, but in Double: σᵢ has
+    ///   absolute error about ε_Double·σ₁²/σᵢ, below the Float SVD's ε_Float·σ₁
+    ///   for every σᵢ > 1e-9·σ₁, and the vectors of a gap δ in σ are accurate
+    ///   to about ε_Double·σ₁/δ. Double's eigensolver on k×k takes 0.6–0.75 of
+    ///   a Float SVD's time (measured at 2048² and 4096²; 0.5 at 384×1536).
     ///
     /// `totalEnergy` is ‖M‖²_F unless the caller knows a better total (EoRA's
     /// Cholesky path passes the unshifted ‖ΔW X‖²); it sets the energy
@@ -96,16 +108,46 @@ public struct TruncatedSVD: Sendable, Equatable {
     public func truncation<T: Scalar>(of m: Matrix<T>, totalEnergy: Double? = nil) throws -> Truncation<T> {
         let total = totalEnergy ?? m.withUnsafeBufferPointer(Matrix<T>.sumOfSquares)
         let cap = rank.cap(out: m.rows, in: m.columns)
-        let computed = method == .exact ? try m.svd() : try method.leading(cap, of: m)
+        let computed: SVD<T>
+        let squares: [Double]
+        if method == .exact && T.precision == .single && cap > 0 {
+            (computed, squares) = try Self.leadingThroughDoubleGram(m, count: cap)
+        } else {
+            computed = method == .exact ? try m.svd() : try method.leading(cap, of: m)
+            squares = computed.singularValues.map { $0.doubleValue * $0.doubleValue }
+        }
         var r = Swift.min(cap, computed.rank)
         if case .energy(let fraction, _) = rank {
             r = energyRank(Array(computed.singularValues.prefix(r)), total: total, fraction: fraction)
         }
-        let squares = computed.singularValues.map { $0.doubleValue * $0.doubleValue }
         let residual = method == .exact
             ? squares.dropFirst(r).reduce(0, +)
             : Swift.max(0, total - squares.prefix(r).reduce(0, +))
         return Truncation(triplets: computed.truncated(to: r), totalEnergy: total, residualEnergy: residual)
+    }
+
+    /// The leading `count` (1...min(out, in)) singular triplets of m through
+    /// the Double eigendecomposition of its Gram matrix on the shorter side,
+    /// and every σᵢ² (descending, k = min(out, in) of them). See
+    /// `truncation(of:totalEnergy:)`.
+    static func leadingThroughDoubleGram<T: Scalar>(_ m: Matrix<T>, count: Int) throws -> (SVD<T>, [Double]) {
+        let wide = m.rows <= m.columns
+        let d = m.converted(to: Double.self)
+        let eig = try (wide ? Matrix.product(d, .none, d, .transposed) : d.gram()).symmetricEigen()
+        let k = eig.values.count
+        let squares = eig.values.reversed().map { Swift.max($0, 0) }
+        // Short side: the eigenvectors of the `count` largest eigenvalues, largest first.
+        let short = Matrix<Double>(rows: k, columns: count) { i, j in eig.vectors[i, k - 1 - j] }
+        // Long side: M·v (or Mᵀ·u) is σ times the partner vector; QR orthonormalises it (and completes
+        // a basis where σ = 0), with signs taken so that R's diagonal is non-negative.
+        let factorization = try Matrix.product(d, wide ? .transposed : .none, short, .none).qr()
+        var long = factorization.q
+        long.scaleColumns(by: (0..<count).map { factorization.r[$0, $0] < 0 ? -1 : 1 })
+        let sigma = squares.prefix(count).map { T($0.squareRoot()) }
+        let svd = wide
+            ? SVD(u: short.converted(to: T.self), singularValues: sigma, vt: long.transposed().converted(to: T.self))
+            : SVD(u: long.converted(to: T.self), singularValues: sigma, vt: short.transposed().converted(to: T.self))
+        return (svd, squares)
     }
 }
 

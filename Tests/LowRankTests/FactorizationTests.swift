@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import LinearAlgebra
 import TestSupport
@@ -43,6 +44,42 @@ struct TruncatedSVDTests {
                 #expect(try truncated.factors == TruncatedSVD(rank: selection, method: method).factorize(m))
                 let plain = try SVDCompensation(rank: selection, method: method).compensate(delta: m)
                 #expect(plain.residualEnergy == truncated.residualEnergy && plain.deltaEnergy == truncated.totalEnergy)
+            }
+        }
+    }
+
+    /// Exact truncation of Float matrices goes through the Double Gram's
+    /// eigendecomposition: it must match a Double SVD of the same entries
+    /// (σ, the rank-r approximation, orthonormal vectors, the tail energy) as
+    /// closely as a Float SVD does, tall and wide, also where σ = 0.
+    @Test("exact truncation of Float matrices: the Double Gram path against a Double SVD", arguments: testBackends)
+    func floatThroughDoubleGram(backend: Backend) throws {
+        try Backend.withCurrent(backend) {
+            let graded = try matrixWithSpectrum(Float.self, rows: 70, columns: 50, singularValues: (0..<50).map { pow(10, -Double($0) / 10) }, seed: 31)
+            let cases: [(String, Matrix<Float>, Int)] = [
+                ("decaying 70×50", weight(Float.self, out: 70, in: 50, seed: 30), 8),
+                ("decaying 50×70", weight(Float.self, out: 50, in: 70, seed: 30), 8),
+                ("graded to 1e-5, 70×50", graded, 20),
+                ("graded to 1e-5, 50×70", graded.transposed(), 50),
+                ("rank 3 of 60×40, r = 6", lowRankMatrix(Float.self, rows: 60, columns: 40, rank: 3, seed: 32), 6),
+                ("zero 30×20", .zeros(rows: 30, columns: 20), 4),
+                ("1×9", Matrix<Float>.random(rows: 1, columns: 9, seed: 33), 3),
+            ]
+            for (label, m, r) in cases {
+                let truncated = try TruncatedSVD(rank: r).truncation(of: m)
+                let reference = try m.converted(to: Double.self).svd()
+                let kept = truncated.triplets, k = Swift.min(r, m.rows, m.columns)
+                let sigma1 = reference.singularValues.first ?? 0
+                #expect(kept.singularValues.count == k, "\(label): rank")
+                for (x, y) in zip(kept.singularValues, reference.singularValues) {
+                    #expect(abs(Double(x) - y) <= 1e-6 * Swift.max(sigma1, 1e-30), "\(label): σ \(x) vs \(y)")
+                }
+                #expect(orthonormalityError(columnsOf: kept.u) <= 1e-5 && orthonormalityError(rowsOf: kept.vt) <= 1e-5, "\(label): orthonormal")
+                let best = reference.truncated(to: k).reconstructed()
+                #expect(distance(kept.reconstructed().converted(to: Double.self), best) <= 1e-5 * Swift.max(m.converted(to: Double.self).frobeniusNorm(), 1e-30),
+                        "\(label): the best rank-\(k) approximation")
+                let tail = reference.singularValues.dropFirst(k).map { $0 * $0 }.reduce(0, +)
+                #expect(abs(truncated.residualEnergy - tail) <= 1e-6 * Swift.max(sigma1 * sigma1, 1e-30), "\(label): tail energy")
             }
         }
     }
