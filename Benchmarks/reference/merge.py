@@ -87,6 +87,19 @@ def numpy_fisher_merge(models, fishers, out, floor=1e-6):
     write_safetensors(out, [(name, t.shape, lambda name=name: merged(name)) for name, t in ms[0].items()])
 
 
+def largest(a, k):
+    """Mask of the k largest entries of a, ties at the k-th value going to the earlier positions (mergekit's
+    topk leaves their order open; Rankwise takes the earlier ones, and at 2^26 entries per tensor float32 ties
+    occur)."""
+    mask = np.zeros(a.size, dtype=bool)
+    if k <= 0:
+        return mask
+    t = np.partition(a, a.size - k)[a.size - k]
+    mask = a > t
+    mask[np.flatnonzero(a == t)[:k - int(mask.sum())]] = True
+    return mask
+
+
 def numpy_ties(base, models, out, density=0.5):
     """mergekit's ties (research note 4.2/4.3): per tensor, each delta keeps its int(density·n) largest |δ|,
     weights 1, majority sign of Σδ, the disjoint mean of the agreeing deltas (normalize), added to the base."""
@@ -98,11 +111,7 @@ def numpy_ties(base, models, out, density=0.5):
         deltas = []
         for m in ms:
             d = m[name].astype(np.float64).ravel() - base_t
-            k = int(density * d.size)
-            keep = np.argpartition(-np.abs(d), k - 1)[:k]
-            sparse = np.zeros_like(d)
-            sparse[keep] = d[keep]
-            deltas.append(sparse)
+            deltas.append(np.where(largest(np.abs(d), int(density * d.size)), d, 0.0))
         D = np.stack(deltas)
         sign = np.where(D.sum(0) >= 0, 1.0, -1.0)
         mask = np.sign(D) == sign
