@@ -270,7 +270,7 @@ public struct GeneralizedTaskArithmetic: Sendable, Equatable {
                     case .magnitudeOutliers:
                         mask = Sparsifier.magnitudeOutliers(delta, density: d, gamma: gammas[m], emptyWhenNoOutliers: emptyWhenNoOutliers)
                     case .random:
-                        mask = Sparsifier.random(DropRandomness.uniforms(count: delta.count, seed: seed, tensor: name, model: m), density: d)
+                        mask = Sparsifier.random(count: delta.count, density: d, seed: seed, tensor: name, model: m)
                     case .dellaMagprune:
                         if d <= 0 {
                             mask = KeepMask(keep: [Bool](repeating: false, count: delta.count), probability: [0])

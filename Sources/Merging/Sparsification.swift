@@ -81,9 +81,9 @@ enum Sparsifier {
         return KeepMask(keep: keep, probability: [density])
     }
 
-    /// DARE's mask: uᵢ < density.
-    static func random(_ uniforms: [Double], density: Double) -> KeepMask {
-        KeepMask(keep: uniforms.map { $0 < density }, probability: [density])
+    /// DARE's mask: uᵢ < density, uᵢ from `DropRandomness` (drawn, not stored).
+    static func random(count: Int, density: Double, seed: UInt64, tensor: String, model: Int) -> KeepMask {
+        KeepMask(keep: DropRandomness.keepMask(count: count, probability: density, seed: seed, tensor: tensor, model: model), probability: [density])
     }
 
     /// DELLA's keep probabilities pᵢ (see `Sparsification.dellaMagprune`).
