@@ -247,7 +247,15 @@ public struct GeneralizedTaskArithmetic: Sendable, Equatable {
         let epsilons = try epsilon.values(models: models)
         // Each model's delta is sparsified on its own: in parallel over the models.
         func sparsified(_ m: Int) throws -> (delta: [Double], mask: KeepMask?) {
-            var delta = zip(tensors[m], base).map { $0.doubleValue - $1.doubleValue }
+            let count = Swift.min(tensors[m].count, base.count)
+            var delta = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
+                tensors[m].withUnsafeBufferPointer { theta in
+                    base.withUnsafeBufferPointer { b in
+                        for j in 0..<count { buffer[j] = theta[j].doubleValue - b[j].doubleValue }
+                    }
+                }
+                initialized = count
+            }
             var mask: KeepMask?
             if let sparsification {
                 let d = densities[m]
