@@ -1,3 +1,5 @@
+import LinearAlgebra
+
 /// The reproducible uniform numbers behind the random drops of DARE
 /// (`dare_ties`, `dare_linear`) and DELLA (`della`, `della_linear`).
 ///
@@ -56,6 +58,28 @@ public enum DropRandomness {
             for i in 0..<count {
                 state &+= 0x9E37_79B9_7F4A_7C15
                 buffer[i] = Double(mix(state) >> 11) * 0x1p-53
+            }
+            initialized = count
+        }
+    }
+
+    /// Whether uᵢ < `probability` for the first `count` uniforms of the stream (see
+    /// `uniforms`), without storing them: DARE's keep mask. The stream is a counter
+    /// (uᵢ depends only on the key and i), so chunks of it are drawn across threads
+    /// (`Backend.forEachChunk`) with the same result as `uniforms(…).map { $0 < probability }`.
+    /// Cost: O(count); memory: the mask only.
+    public static func keepMask(count: Int, probability: Double, seed: UInt64, tensor: String, model: Int) -> [Bool] {
+        let key = key(seed: seed, tensor: tensor, model: model)
+        let chunk = 1 << 16, chunks = (count + chunk - 1) / chunk
+        return [Bool](unsafeUninitializedCapacity: count) { buffer, initialized in
+            nonisolated(unsafe) let mask = buffer.baseAddress
+            Backend.forEachChunk(chunks) { c in
+                let first = c * chunk, end = Swift.min(count, first + chunk)
+                var state = key &+ UInt64(truncatingIfNeeded: first) &* 0x9E37_79B9_7F4A_7C15
+                for i in first..<end {
+                    state &+= 0x9E37_79B9_7F4A_7C15
+                    (mask! + i).initialize(to: Double(mix(state) >> 11) * 0x1p-53 < probability)
+                }
             }
             initialized = count
         }

@@ -160,41 +160,80 @@ public struct GeneralizedTaskArithmetic: Sendable, Equatable {
         guard models > 0 else { return base }
 
         let n = base.count
-        var merged = [Double](repeating: 0, count: n)
         if let consensus {
-            var divisor = [Double](repeating: 0, count: n)
-            for j in 0..<n {
-                var vote = 0.0
-                for m in 0..<models {
-                    let d = w[m] * deltas[m][j]
-                    vote += consensus == .sum ? d : signum(d)
-                }
-                let majority: Double = vote >= 0 ? 1 : -1
-                var sum = 0.0, weights = 0.0
-                for m in 0..<models {
-                    let d = w[m] * deltas[m][j]
-                    if signum(d) == majority {
-                        sum += d
-                        weights += w[m]
-                    }
-                }
-                merged[j] = sum
-                divisor[j] = weights == 0 ? 1 : weights
-            }
-            if normalize { for j in 0..<n { merged[j] /= divisor[j] } }
-        } else {
-            for m in 0..<models {
-                let wm = w[m]
-                deltas[m].withUnsafeBufferPointer { d in
-                    for j in 0..<n { merged[j] += wm * d[j] }
-                }
-            }
-            var divisor = w.reduce(0, +)
-            if abs(divisor) < 1e-8 { divisor = 1 }
-            if normalize { for j in 0..<n { merged[j] /= divisor } }
+            return Self.electAndMerge(deltas, base: base, weights: w, consensus: consensus, normalize: normalize, lambda: lambda)
         }
+        var merged = [Double](repeating: 0, count: n)
+        for m in 0..<models {
+            let wm = w[m]
+            deltas[m].withUnsafeBufferPointer { d in
+                for j in 0..<n { merged[j] += wm * d[j] }
+            }
+        }
+        var divisor = w.reduce(0, +)
+        if abs(divisor) < 1e-8 { divisor = 1 }
+        if normalize { for j in 0..<n { merged[j] /= divisor } }
         if lambda != 1 { for j in 0..<n { merged[j] *= lambda } }
         return base.withUnsafeBufferPointer { b in (0..<n).map { T(b[$0].doubleValue + merged[$0]) } }
+    }
+
+    /// Steps 4–7 with consensus: θ* = θ_b + λ · (Σ_m mask_m D_m) / div, elementwise.
+    /// Chunks of 16K entries across threads; within a chunk, model by model over
+    /// contiguous values (the loops vectorise) into Double accumulators that stay in
+    /// L2. Every entry sums its models in the order m = 1…N, as a loop over m per
+    /// entry would, so the result does not depend on the chunking. Cost: O(N n).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func electAndMerge<T: Scalar>(_ deltas: [[Double]], base: [T], weights w: [Double], consensus: Consensus,
+                                         normalize: Bool, lambda: Double) -> [T] {
+        let n = base.count
+        let chunk = 1 << 14, chunks = (n + chunk - 1) / chunk
+        return [T](unsafeUninitializedCapacity: n) { result, initialized in
+            base.withUnsafeBufferPointer { b in
+                nonisolated(unsafe) let result = result
+                Backend.forEachChunk(chunks) { c in
+                    let first = c * chunk, length = Swift.min(n, first + chunk) - first
+                    // Per entry: the vote, the sum of the elected D_m and of their weights.
+                    let scratch = UnsafeMutableBufferPointer<Double>.allocate(capacity: 3 * length)
+                    defer { scratch.deallocate() }
+                    scratch.initialize(repeating: 0)
+                    let vote = scratch.baseAddress!, sum = vote + length, total = sum + length
+                    for m in deltas.indices {
+                        let wm = w[m]
+                        deltas[m].withUnsafeBufferPointer { delta in
+                            let d = delta.baseAddress! + first
+                            if consensus == .sum {
+                                for j in 0..<length { vote[j] += wm * d[j] }
+                            } else {
+                                for j in 0..<length { vote[j] += signum(wm * d[j]) }
+                            }
+                        }
+                    }
+                    for m in deltas.indices {
+                        let wm = w[m]
+                        deltas[m].withUnsafeBufferPointer { delta in
+                            let d = delta.baseAddress! + first
+                            for j in 0..<length {
+                                // sign(x) = majority, with zeros never elected. Adding +0 where
+                                // not elected leaves the sums' bits unchanged: neither is ever −0
+                                // (a sum of nonzero values is +0 or nonzero).
+                                let x = wm * d[j]
+                                let elected = vote[j] >= 0 ? x > 0 : x < 0
+                                sum[j] += elected ? x : 0
+                                total[j] += elected ? wm : 0
+                            }
+                        }
+                    }
+                    for j in 0..<length {
+                        var merged = sum[j]
+                        if normalize { merged /= total[j] == 0 ? 1 : total[j] }
+                        if lambda != 1 { merged *= lambda }
+                        (result.baseAddress! + first + j).initialize(to: T(b[first + j].doubleValue + merged))
+                    }
+                }
+            }
+            initialized = n
+        }
     }
 
     /// The sparsified, rescaled deltas δ_m (before weighting) and their keep masks
@@ -208,7 +247,15 @@ public struct GeneralizedTaskArithmetic: Sendable, Equatable {
         let epsilons = try epsilon.values(models: models)
         // Each model's delta is sparsified on its own: in parallel over the models.
         func sparsified(_ m: Int) throws -> (delta: [Double], mask: KeepMask?) {
-            var delta = zip(tensors[m], base).map { $0.doubleValue - $1.doubleValue }
+            let count = Swift.min(tensors[m].count, base.count)
+            var delta = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
+                tensors[m].withUnsafeBufferPointer { theta in
+                    base.withUnsafeBufferPointer { b in
+                        for j in 0..<count { buffer[j] = theta[j].doubleValue - b[j].doubleValue }
+                    }
+                }
+                initialized = count
+            }
             var mask: KeepMask?
             if let sparsification {
                 let d = densities[m]
@@ -231,7 +278,7 @@ public struct GeneralizedTaskArithmetic: Sendable, Equatable {
                     case .magnitudeOutliers:
                         mask = Sparsifier.magnitudeOutliers(delta, density: d, gamma: gammas[m], emptyWhenNoOutliers: emptyWhenNoOutliers)
                     case .random:
-                        mask = Sparsifier.random(DropRandomness.uniforms(count: delta.count, seed: seed, tensor: name, model: m), density: d)
+                        mask = Sparsifier.random(count: delta.count, density: d, seed: seed, tensor: name, model: m)
                     case .dellaMagprune:
                         if d <= 0 {
                             mask = KeepMask(keep: [Bool](repeating: false, count: delta.count), probability: [0])
@@ -242,7 +289,7 @@ public struct GeneralizedTaskArithmetic: Sendable, Equatable {
                         }
                     }
                     // mergekit returns zeros for DELLA at density ≤ 0 without rescaling.
-                    delta = Sparsifier.apply(delta, mask!, rescale: sparsification == .dellaMagprune && d <= 0 ? .none : rescale)
+                    Sparsifier.apply(&delta, mask!, rescale: sparsification == .dellaMagprune && d <= 0 ? .none : rescale)
                 }
             }
             return (delta, mask)

@@ -54,7 +54,21 @@ public struct Slerp: Sendable, Equatable {
             let omegaT = omega * t
             (s0, s1) = (_sin(omega - omegaT) / sinOmega, _sin(omegaT) / sinOmega)
         }
-        return (0..<base.count).map { T(s0 * base[$0].doubleValue + s1 * model[$0].doubleValue) }
+        // Elementwise: chunks of 64K values across threads.
+        let n = base.count, chunk = 1 << 16, chunks = (n + chunk - 1) / chunk
+        return [T](unsafeUninitializedCapacity: n) { result, initialized in
+            base.withUnsafeBufferPointer { a in
+                model.withUnsafeBufferPointer { b in
+                    nonisolated(unsafe) let result = result.baseAddress
+                    Backend.forEachChunk(chunks) { c in
+                        for j in (c * chunk)..<Swift.min(n, (c + 1) * chunk) {
+                            (result! + j).initialize(to: T(s0 * a[j].doubleValue + s1 * b[j].doubleValue))
+                        }
+                    }
+                }
+            }
+            initialized = n
+        }
     }
 }
 

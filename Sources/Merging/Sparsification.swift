@@ -61,8 +61,7 @@ enum Sparsifier {
                 parameter: .density, value: "\(density)",
                 expected: "large enough that int(density · n) ≥ 1 for \(name) (n = \(n)); mergekit stops here too")
         }
-        // Decreasing |δ| with ties by increasing position = increasing −|δ|, ties by position.
-        let keep = OrderStatistics.inRankRange(delta.map { -abs($0) }, 0..<k)
+        let keep = delta.withUnsafeBufferPointer { OrderStatistics.largestMagnitudes($0, count: k) }
         return KeepMask(keep: keep, probability: [density])
     }
 
@@ -82,9 +81,9 @@ enum Sparsifier {
         return KeepMask(keep: keep, probability: [density])
     }
 
-    /// DARE's mask: uᵢ < density.
-    static func random(_ uniforms: [Double], density: Double) -> KeepMask {
-        KeepMask(keep: uniforms.map { $0 < density }, probability: [density])
+    /// DARE's mask: uᵢ < density, uᵢ from `DropRandomness` (drawn, not stored).
+    static func random(count: Int, density: Double, seed: UInt64, tensor: String, model: Int) -> KeepMask {
+        KeepMask(keep: DropRandomness.keepMask(count: count, probability: density, seed: seed, tensor: tensor, model: model), probability: [density])
     }
 
     /// DELLA's keep probabilities pᵢ (see `Sparsification.dellaMagprune`).
@@ -117,25 +116,41 @@ enum Sparsifier {
         return p
     }
 
-    /// δ with `mask` applied and rescaled by `rule`.
-    static func apply(_ delta: [Double], _ mask: KeepMask, rescale rule: GeneralizedTaskArithmetic.Rescale) -> [Double] {
-        var masked = delta
-        for i in masked.indices where !mask.keep[i] { masked[i] = 0 }
-        switch rule {
-        case .none:
-            return masked
-        case .l1:
-            var before = 0.0, after = 0.0
-            for i in delta.indices {
-                before += abs(delta[i])
-                after += abs(masked[i])
+    /// x where `keep`, else +0, without a branch (the masks are random, so a branch
+    /// mispredicts): the bits of x and-ed with all ones or with zero.
+    @inline(__always)
+    static func kept(_ x: Double, _ keep: Bool) -> Double {
+        Double(bitPattern: x.bitPattern & (0 &- UInt64(unsafeBitCast(keep, to: UInt8.self))))
+    }
+
+    /// δ with `mask` applied and rescaled by `rule`, in place: dropped entries
+    /// become +0; `l1` multiplies the kept ones by Σ|δ| / Σ|kept δ| (both sums over
+    /// the whole δ, in position order); `inverseKeepProbability` divides each by its
+    /// probability. One pass (two for `l1`), no copy. Cost: O(n).
+    static func apply(_ delta: inout [Double], _ mask: KeepMask, rescale rule: GeneralizedTaskArithmetic.Rescale) {
+        let n = delta.count
+        mask.keep.withUnsafeBufferPointer { keep in
+            delta.withUnsafeMutableBufferPointer { d in
+                switch rule {
+                case .none:
+                    for i in 0..<n { d[i] = kept(d[i], keep[i]) }
+                case .l1:
+                    var before = 0.0, after = 0.0
+                    for i in 0..<n {
+                        before += abs(d[i])
+                        after += abs(kept(d[i], keep[i]))
+                    }
+                    if before < 1e-7 || after < 1e-7 {
+                        for i in 0..<n { d[i] = kept(d[i], keep[i]) }
+                    } else {
+                        // Dropped entries as 0 · factor = +0.
+                        let factor = before / after
+                        for i in 0..<n { d[i] = kept(d[i] * factor, keep[i]) }
+                    }
+                case .inverseKeepProbability:
+                    for i in 0..<n { d[i] = keep[i] ? d[i] / mask.probability(at: i) : 0 }
+                }
             }
-            if before < 1e-7 || after < 1e-7 { return masked }
-            let factor = before / after
-            return masked.map { $0 * factor }
-        case .inverseKeepProbability:
-            for i in masked.indices where mask.keep[i] { masked[i] /= mask.probability(at: i) }
-            return masked
         }
     }
 }

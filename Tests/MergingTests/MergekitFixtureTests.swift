@@ -147,4 +147,15 @@ struct MergekitFixtureTests {
             #expect(close(out, c.outputs[name]!, 1e-12))
         }
     }
+
+    @Test("DARE's keep mask, drawn in chunks across threads, is uᵢ < p of the stored stream")
+    func keepMaskMatchesUniforms() {
+        for count in [0, 1, 2, 1000, 65_536, 65_537, 300_007] {
+            for p in [0.0, 0.3, 0.5, 1.0] {
+                let u = DropRandomness.uniforms(count: count, seed: 5, tensor: "w", model: 2)
+                let mask = DropRandomness.keepMask(count: count, probability: p, seed: 5, tensor: "w", model: 2)
+                #expect(mask == u.map { $0 < p }, "count \(count), p \(p)")
+            }
+        }
+    }
 }

@@ -181,4 +181,28 @@ struct TaskArithmeticFamilyTests {
             #expect(OrderStatistics.select(&scratch, k) == values.sorted()[k])
         }
     }
+
+    @Test("order statistics: the k largest magnitudes equal a stable sort's, with ties and ±0")
+    func largestMagnitudes() {
+        var g = SeededGenerator(seed: 78)
+        // 300_007 spans several chunks when there are threads to chunk across.
+        for n in [0, 1, 2, 1000, 100_003, 300_007] {
+            // Few distinct magnitudes (many ties, ±0 among them) and a continuous tail.
+            let values: [Double] = (0..<n).map { _ in
+                let u = g.nextUniform()
+                if u < 0.6 { return [0.0, -0.0, 1, -1, 0.5, -0.5, 2][Int(g.nextUniform() * 7)] }
+                return (g.nextUniform() - 0.5) * 4
+            }
+            let order = values.indices.sorted { abs(values[$0]) > abs(values[$1]) || (abs(values[$0]) == abs(values[$1]) && $0 < $1) }
+            var ks = [0, 1, n - 1, n, n / 2, Int(g.nextUniform() * Double(n))]
+            ks = ks.filter { $0 >= 0 && $0 <= n }
+            for k in ks {
+                var expected = [Bool](repeating: false, count: n)
+                for r in 0..<k { expected[order[r]] = true }
+                let mask = values.withUnsafeBufferPointer { OrderStatistics.largestMagnitudes($0, count: k) }
+                #expect(mask == expected, "n = \(n), k = \(k)")
+                #expect(mask.filter { $0 }.count == k)
+            }
+        }
+    }
 }
