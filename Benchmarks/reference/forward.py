@@ -135,7 +135,6 @@ def model(folder):
 
 def main():
     harness = Harness(args["repetitions"], threads=args["threads"])
-    # First, while this process is small: a forked child's peak RSS starts from its parent's.
     calibrate_rows(harness)
     if not os.path.exists(os.path.join(MODEL, "model.safetensors")):
         print(f"forward: all-MiniLM-L6-v2 is not in {MODEL} (make test-models); skipped", file=sys.stderr)

@@ -210,13 +210,6 @@ for i in range(4):
     write_safetensors(fishers[i], [(n, (rows, columns), lambda: rng.random((rows, columns), dtype=np.float32) ** 2) for n in names])
 input_bytes = sum(os.path.getsize(p) for p in models + fishers)
 size = f"4 models x {rows * columns * count * 4 / 2**20:.0f} MiB"
-
-
-def child(command):
-    """Runs a child to completion; returns its peak RSS in MB."""
-    return run_child(command, "merge.py")
-
-
 threads = ["--threads", str(args["threads"])] if args["threads"] else []
 commands = {
     "openblas": [rankwise, "merge", "--method", "fisher", *models, "--fisher", *fishers, "-q", *threads,
@@ -230,7 +223,7 @@ def compare_children(operation, size, commands, input_bytes):
     """Times the children interleaved; records input bytes and peak RSS."""
     peaks = {name: [] for name in commands}
     h.compare("merge", operation, "float32", size,
-              {name: (lambda name=name: peaks[name].append(child(commands[name]))) for name in commands})
+              {name: (lambda name=name: peaks[name].append(run_child(commands[name], "merge.py"))) for name in commands})
     for record in h.records[-len(commands):]:
         peak = max(peaks[record["implementation"]])
         record["bytes"] = input_bytes
